@@ -1,0 +1,263 @@
+/**
+ * The chip table: every GSP-capable NVIDIA chip falconry knows, with its ids
+ * and the per-family facts the boot needs. This is the only place chip ids
+ * live; HAL selection, firmware lists and chip identification read it.
+ *
+ * Ids: `NV_PMC_BOOT_42` architecture (bits 29:24) and chipset
+ * (`architecture << 4 | implementation`), as nova-core's `gpu.rs` and
+ * NVIDIA's open-gpu-kernel-modules `published/.../dev_boot.h` give them.
+ *
+ * @module
+ */
+
+/** GPU architecture, named as nova-core and NVIDIA name them. */
+export type Architecture =
+  | "turing"
+  | "ampere"
+  | "hopper"
+  | "ada"
+  | "blackwell-gb10x"
+  | "blackwell-gb20x";
+
+/**
+ * Chip family: chips of one family share firmware layouts, the GSP image's
+ * signature section and the boot path.
+ */
+export type ChipFamily =
+  | "tu10x"
+  | "tu11x"
+  | "ga100"
+  | "ga10x"
+  | "ad10x"
+  | "gh100"
+  | "gb10x"
+  | "gb20x";
+
+/** How the GSP is started: by Booter on SEC2, or by the FSP's chain of trust. */
+export type BootPath = "sec2" | "fsp";
+
+/** One architecture: its `BOOT_42` architecture code. */
+export interface ArchitectureInfo {
+  /** Name. */
+  readonly name: Architecture;
+  /** `NV_PMC_BOOT_42` bits 29:24. */
+  readonly id: number;
+}
+
+/**
+ * Architecture codes (`NV_PMC_BOOT_42` bits 29:24), from nova-core `gpu.rs`
+ * and NVIDIA's `NV_PMC_BOOT_42_ARCHITECTURE_*`.
+ *
+ * @example
+ * ```ts
+ * import { ARCHITECTURES } from "./chips.ts";
+ * console.assert(ARCHITECTURES.find((a) => a.name === "ampere")?.id === 0x17);
+ * ```
+ */
+export const ARCHITECTURES: readonly ArchitectureInfo[] = [
+  { name: "turing", id: 0x16 },
+  { name: "ampere", id: 0x17 },
+  { name: "hopper", id: 0x18 },
+  { name: "ada", id: 0x19 },
+  { name: "blackwell-gb10x", id: 0x1a },
+  { name: "blackwell-gb20x", id: 0x1b },
+];
+
+/** Per-family facts. */
+export interface FamilyInfo {
+  /** Family name. */
+  readonly name: ChipFamily;
+  /** How the GSP is booted. */
+  readonly bootPath: BootPath;
+  /**
+   * The GSP image's signature section for this family. GA100 uses
+   * `.fwsignature_ga100` as nouveau, NVIDIA's open modules (r580) and
+   * linux-firmware's TLV script do; nova-core's `.fwsignature_tu10x` for GA100
+   * disagrees with them (both sections exist and differ). Hopper's real
+   * section is `.fwsignature_gh100`, not nova-core's `.fwsignature_gh10x`.
+   */
+  readonly gspSignatureSection: string;
+  /** The confidential-computing variant of the signature section, where the image has one. */
+  readonly gspCcSignatureSection?: string;
+  /** FWSEC runs through the generic bootloader (Turing, GA100). */
+  readonly fwsecNeedsBootloader: boolean;
+  /** FRTS region size in bytes (0 on GA100, which runs no FWSEC-FRTS). */
+  readonly frtsSize: number;
+  /** Falcon loading method: PIO (TU102 HAL) or DMA (GA102 HAL). */
+  readonly falconLoad: "pio" | "dma";
+}
+
+/**
+ * Chip families, from nova-core's HAL tables corrected by the real files
+ * (see `../shared/reference/real-files.md`).
+ *
+ * @example
+ * ```ts
+ * import { FAMILIES } from "./chips.ts";
+ * console.assert(FAMILIES.ga100.gspSignatureSection === ".fwsignature_ga100");
+ * ```
+ */
+export const FAMILIES: Readonly<Record<ChipFamily, FamilyInfo>> = {
+  tu10x: {
+    name: "tu10x",
+    bootPath: "sec2",
+    gspSignatureSection: ".fwsignature_tu10x",
+    fwsecNeedsBootloader: true,
+    frtsSize: 0x100000,
+    falconLoad: "pio",
+  },
+  tu11x: {
+    name: "tu11x",
+    bootPath: "sec2",
+    gspSignatureSection: ".fwsignature_tu11x",
+    fwsecNeedsBootloader: true,
+    frtsSize: 0x100000,
+    falconLoad: "pio",
+  },
+  ga100: {
+    name: "ga100",
+    bootPath: "sec2",
+    gspSignatureSection: ".fwsignature_ga100",
+    fwsecNeedsBootloader: true,
+    frtsSize: 0,
+    falconLoad: "pio",
+  },
+  ga10x: {
+    name: "ga10x",
+    bootPath: "sec2",
+    gspSignatureSection: ".fwsignature_ga10x",
+    fwsecNeedsBootloader: false,
+    frtsSize: 0x100000,
+    falconLoad: "dma",
+  },
+  ad10x: {
+    name: "ad10x",
+    bootPath: "sec2",
+    gspSignatureSection: ".fwsignature_ad10x",
+    fwsecNeedsBootloader: false,
+    frtsSize: 0x100000,
+    falconLoad: "dma",
+  },
+  gh100: {
+    name: "gh100",
+    bootPath: "fsp",
+    gspSignatureSection: ".fwsignature_gh100",
+    gspCcSignatureSection: ".fwsignature_cc_gh100",
+    fwsecNeedsBootloader: false,
+    frtsSize: 0x100000,
+    falconLoad: "dma",
+  },
+  gb10x: {
+    name: "gb10x",
+    bootPath: "fsp",
+    gspSignatureSection: ".fwsignature_gb10x",
+    gspCcSignatureSection: ".fwsignature_cc_gb10x",
+    fwsecNeedsBootloader: false,
+    frtsSize: 0x100000,
+    falconLoad: "dma",
+  },
+  gb20x: {
+    name: "gb20x",
+    bootPath: "fsp",
+    gspSignatureSection: ".fwsignature_gb20x",
+    fwsecNeedsBootloader: false,
+    frtsSize: 0x100000,
+    falconLoad: "dma",
+  },
+};
+
+/** One chip. */
+export interface ChipInfo {
+  /** Lower-case name, as used in firmware paths (`tu102`). */
+  readonly name: string;
+  /** Architecture. */
+  readonly arch: Architecture;
+  /** Chipset id, `BOOT_42` `architecture << 4 | implementation` (`0x162`). */
+  readonly chipsetId: number;
+  /** Family. */
+  readonly family: ChipFamily;
+}
+
+const chip = (name: string, arch: Architecture, chipsetId: number, family: ChipFamily) => ({
+  name,
+  arch,
+  chipsetId,
+  family,
+});
+
+/**
+ * Every chip, ordered by chipset id.
+ *
+ * @example
+ * ```ts
+ * import { CHIPS } from "./chips.ts";
+ * console.assert(CHIPS.find((c) => c.chipsetId === 0x172)?.name === "ga102");
+ * ```
+ */
+export const CHIPS: readonly ChipInfo[] = [
+  chip("tu102", "turing", 0x162, "tu10x"),
+  chip("tu104", "turing", 0x164, "tu10x"),
+  chip("tu106", "turing", 0x166, "tu10x"),
+  chip("tu117", "turing", 0x167, "tu11x"),
+  chip("tu116", "turing", 0x168, "tu11x"),
+  chip("ga100", "ampere", 0x170, "ga100"),
+  chip("ga102", "ampere", 0x172, "ga10x"),
+  chip("ga103", "ampere", 0x173, "ga10x"),
+  chip("ga104", "ampere", 0x174, "ga10x"),
+  chip("ga106", "ampere", 0x176, "ga10x"),
+  chip("ga107", "ampere", 0x177, "ga10x"),
+  chip("gh100", "hopper", 0x180, "gh100"),
+  chip("ad102", "ada", 0x192, "ad10x"),
+  chip("ad103", "ada", 0x193, "ad10x"),
+  chip("ad104", "ada", 0x194, "ad10x"),
+  chip("ad106", "ada", 0x196, "ad10x"),
+  chip("ad107", "ada", 0x197, "ad10x"),
+  chip("gb100", "blackwell-gb10x", 0x1a0, "gb10x"),
+  chip("gb102", "blackwell-gb10x", 0x1a2, "gb10x"),
+  chip("gb202", "blackwell-gb20x", 0x1b2, "gb20x"),
+  chip("gb203", "blackwell-gb20x", 0x1b3, "gb20x"),
+  chip("gb205", "blackwell-gb20x", 0x1b5, "gb20x"),
+  chip("gb206", "blackwell-gb20x", 0x1b6, "gb20x"),
+  chip("gb207", "blackwell-gb20x", 0x1b7, "gb20x"),
+];
+
+/**
+ * Look a chip up by name (case-insensitive).
+ *
+ * @example
+ * ```ts
+ * import { chipByName } from "./chips.ts";
+ * console.assert(chipByName("GA102")?.family === "ga10x");
+ * console.assert(chipByName("nv50") === undefined);
+ * ```
+ */
+export function chipByName(name: string): ChipInfo | undefined {
+  const n = name.toLowerCase();
+  return CHIPS.find((c) => c.name === n);
+}
+
+/**
+ * Look a chip up by chipset id.
+ *
+ * @example
+ * ```ts
+ * import { chipById } from "./chips.ts";
+ * console.assert(chipById(0x1b2)?.name === "gb202");
+ * ```
+ */
+export function chipById(chipsetId: number): ChipInfo | undefined {
+  return CHIPS.find((c) => c.chipsetId === chipsetId);
+}
+
+/**
+ * The family facts for a chip.
+ *
+ * @example
+ * ```ts
+ * import { chipByName, familyOf } from "./chips.ts";
+ * console.assert(familyOf(chipByName("tu116")!).gspSignatureSection === ".fwsignature_tu11x");
+ * ```
+ */
+export function familyOf(chip: ChipInfo): FamilyInfo {
+  return FAMILIES[chip.family];
+}

@@ -1,0 +1,14 @@
+/**
+ * The chip table and per-chip firmware lists.
+ *
+ * @example
+ * ```ts
+ * import { chipByName, firmwareFiles } from "./mod.ts";
+ * const ga102 = chipByName("ga102")!;
+ * console.assert(firmwareFiles(ga102, "570.144").map((f) => f.name).join() === "booter_load,booter_unload,bootloader,gsp");
+ * ```
+ *
+ * @module
+ */
+export * from "./chips.ts";
+export * from "./firmware_files.ts";
