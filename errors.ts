@@ -24,6 +24,8 @@
 /** Base class of every error falconry throws on purpose. */
 export class FalconryError extends Error {
   /**
+   * Construct it.
+   *
    * @param message One line that says what went wrong and, where it can, what to do.
    * @param options Standard error options (`cause`).
    *
@@ -74,6 +76,8 @@ export class FirmwareFormatError extends FalconryError {
   readonly reason: string;
 
   /**
+   * Construct it.
+   *
    * @param init Where and why.
    * @param options Standard error options (`cause`).
    */
@@ -137,6 +141,8 @@ export class FirmwareNotFoundError extends FalconryError {
   readonly missing: MissingFirmwareFile[];
 
   /**
+   * Construct it.
+   *
    * @param missing Every missing file with the places searched.
    * @param hint What to do about it, appended to the message.
    */
@@ -145,9 +151,7 @@ export class FirmwareNotFoundError extends FalconryError {
       `  ${m.path} (searched: ${m.searched.join(", ") || "nowhere"})`
     );
     super(
-      `${missing.length} firmware file(s) missing:\n${lines.join("\n")}${
-        hint ? `\n${hint}` : ""
-      }`,
+      `${missing.length} firmware file(s) missing:\n${lines.join("\n")}${hint ? `\n${hint}` : ""}`,
     );
     this.missing = missing;
   }
@@ -165,6 +169,8 @@ export class FirmwareNotFoundError extends FalconryError {
  */
 export class FirmwareChecksumError extends FalconryError {
   /**
+   * Construct it.
+   *
    * @param path The file that was checked.
    * @param expected The manifest's sha256 (hex).
    * @param actual The file's sha256 (hex).
@@ -212,7 +218,11 @@ export class OsError extends FalconryError {
   /** The path involved, if any. */
   readonly path?: string;
 
-  /** @param init The failed call. */
+  /**
+   * Construct it.
+   *
+   * @param init The failed call.
+   */
   constructor(init: OsErrorInit) {
     super(
       `${init.call}${init.path ? ` ${init.path}` : ""} failed: ${init.name} (errno ${init.errno})${
@@ -238,6 +248,8 @@ export class OsError extends FalconryError {
  */
 export class DeviceError extends FalconryError {
   /**
+   * Construct it.
+   *
    * @param bdf PCI address, `DDDD:BB:DD.F`.
    * @param problem What is wrong.
    * @param todo What to do about it.
@@ -263,6 +275,8 @@ export class DeviceError extends FalconryError {
  */
 export class HardwareTimeoutError extends FalconryError {
   /**
+   * Construct it.
+   *
    * @param register The register (or condition) that was polled.
    * @param lastValue The last value read.
    * @param timeoutMs The timeout that expired.
@@ -292,6 +306,8 @@ export class HardwareTimeoutError extends FalconryError {
  */
 export class BootError extends FalconryError {
   /**
+   * Construct it.
+   *
    * @param step The boot step, e.g. `booter-load`.
    * @param cause What went wrong.
    */

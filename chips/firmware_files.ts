@@ -10,7 +10,7 @@
  * @module
  */
 
-import { type ChipFamily, type ChipInfo } from "./chips.ts";
+import type { ChipFamily, ChipInfo } from "./chips.ts";
 
 /** Firmware versions falconry knows. */
 export const FIRMWARE_VERSIONS: readonly string[] = ["570.144", "535.113.01"];

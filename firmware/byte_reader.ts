@@ -44,6 +44,8 @@ export class ByteReader {
   readonly #view: DataView;
 
   /**
+   * Construct it.
+   *
    * @param bytes The bytes to read; not copied.
    * @param options File name and base offset for errors.
    */
