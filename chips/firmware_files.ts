@@ -10,21 +10,16 @@
  * @module
  */
 
+import type { FirmwareKind } from "../firmware/detect.ts";
 import type { ChipFamily, ChipInfo } from "./chips.ts";
+
+export type { FirmwareKind };
 
 /** Firmware versions falconry knows. */
 export const FIRMWARE_VERSIONS: readonly string[] = ["570.144", "535.113.01"];
 
 /** The version used when none is asked for (nova-core's r570.144 RPC ABI). */
 export const DEFAULT_FIRMWARE_VERSION = "570.144";
-
-/** The format of a firmware file, which decides its parser. */
-export type FirmwareKind =
-  | "booter"
-  | "riscv-bootloader"
-  | "gen-bootloader"
-  | "gsp-image"
-  | "fmc";
 
 /** One firmware file of a chip's boot. */
 export interface FirmwareFile {
@@ -95,31 +90,4 @@ export function firmwareFiles(chip: ChipInfo, version: string): FirmwareFile[] {
     required: s.required,
     path: `nvidia/${chip.name}/gsp/${s.name}-${version}.bin`,
   }));
-}
-
-/**
- * Guess a file's kind from its base name (`booter_load-570.144.bin` →
- * `booter`), or `undefined` for a name falconry does not know.
- *
- * @example
- * ```ts
- * import { kindFromFileName } from "./firmware_files.ts";
- * console.assert(kindFromFileName("/x/gen_bootloader-570.144.bin") === "gen-bootloader");
- * console.assert(kindFromFileName("gsp-535.113.01.bin") === "gsp-image");
- * ```
- */
-export function kindFromFileName(path: string): FirmwareKind | undefined {
-  const base = path.split("/").pop() ?? "";
-  const name = base.replace(/-\d+(\.\d+)+\.bin$/, "").replace(/\.(bin|tlv)$/, "");
-  const table: Record<string, FirmwareKind> = {
-    booter_load: "booter",
-    booter_unload: "booter",
-    scrubber: "booter",
-    bootloader: "riscv-bootloader",
-    gsp_bootloader: "riscv-bootloader",
-    gen_bootloader: "gen-bootloader",
-    gsp: "gsp-image",
-    fmc: "fmc",
-  };
-  return table[name];
 }

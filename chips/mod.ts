@@ -12,3 +12,4 @@
  */
 export * from "./chips.ts";
 export * from "./firmware_files.ts";
+export * from "./identify.ts";

@@ -10,6 +10,9 @@
 
 import { FirmwareFormatError } from "../errors.ts";
 
+// Spread into String.fromCharCode overflows the stack on long inputs; a decoder does not.
+const LATIN1 = new TextDecoder("latin1");
+
 /** Options for {@linkcode ByteReader}. */
 export interface ByteReaderOptions {
   /** File name reported in errors. */
@@ -222,7 +225,7 @@ export class ByteReader {
    * ```
    */
   ascii(offset: number, length: number, field: string): string {
-    return String.fromCharCode(...this.bytesAt(offset, length, field));
+    return LATIN1.decode(this.bytesAt(offset, length, field));
   }
 
   /**
@@ -241,7 +244,7 @@ export class ByteReader {
     const end = Math.min(this.bytes.byteLength, offset + maxLength);
     const nul = this.bytes.subarray(offset, end).indexOf(0);
     if (nul < 0) this.fail(offset, field, `no NUL terminator within ${end - offset} bytes`);
-    return String.fromCharCode(...this.bytes.subarray(offset, offset + nul));
+    return LATIN1.decode(this.bytes.subarray(offset, offset + nul));
   }
 }
 

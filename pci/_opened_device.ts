@@ -1,0 +1,34 @@
+/**
+ * The {@linkcode Device} the backends return: the parts, plus the stack that
+ * releases them in reverse order of acquisition.
+ *
+ * @module
+ */
+
+import type { ConfigSpace, Device, DeviceInfo, DmaAllocator } from "./device.ts";
+import type { Mmio } from "./mmio.ts";
+
+/** A device opened by a backend; disposing it releases everything it holds. */
+export class OpenedDevice implements Device {
+  #resources: DisposableStack;
+
+  constructor(
+    readonly info: DeviceInfo,
+    readonly bar0: Mmio,
+    readonly config: ConfigSpace,
+    readonly dma: DmaAllocator,
+    readonly readOnly: boolean,
+    resources: DisposableStack,
+  ) {
+    this.#resources = resources;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.#resources.dispose();
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+}

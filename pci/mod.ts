@@ -1,0 +1,114 @@
+/**
+ * User-space access to NVIDIA GPUs on Linux over Deno FFI: discovery from
+ * sysfs, BAR0 registers, configuration space and IOMMU-mapped DMA memory
+ * through VFIO (or registers only through sysfs), behind one
+ * {@linkcode Device} interface that a simulator can implement as well.
+ *
+ * - {@linkcode listNvidiaGpus} / {@linkcode readPciDevice}: what sysfs says
+ *   (ids, class, driver, IOMMU group, NUMA node, BARs).
+ * - {@linkcode openDevice}: checks that the device is an NVIDIA GPU, that no
+ *   kernel GPU driver holds it when writing, and that VFIO is set up; takes a
+ *   per-device lock; returns a {@linkcode Device} to hold with `await using`.
+ * - {@linkcode Mmio}: `read32`, `write32`, `poll` with timeout and
+ *   `AbortSignal`, via `Atomics` on the mapped BAR; {@linkcode writeBarrier}
+ *   between filling DMA memory and ringing a doorbell.
+ * - `libc`: the typed libc wrappers (`open`, `mmap`, `ioctl`, …) whose
+ *   failures throw {@linkcode OsError} with the errno's name.
+ *
+ * Needs `--allow-read` and `--allow-ffi` (and `--allow-write` for the lock
+ * file in `/run/lock`), root or the matching capabilities for hardware.
+ *
+ * @example List the GPUs; with an address argument, read BOOT_0 read-only
+ * ```ts
+ * import { listNvidiaGpus, openDevice } from "./mod.ts";
+ *
+ * for (const gpu of await listNvidiaGpus()) {
+ *   const id = `${gpu.vendor.toString(16)}:${gpu.device.toString(16)}`;
+ *   console.log(gpu.bdf, id, gpu.driver ?? "(no driver)", `IOMMU group ${gpu.iommuGroup}`);
+ * }
+ * const bdf = Deno.args[0];
+ * if (bdf) {
+ *   await using gpu = await openDevice(bdf, { readOnly: true });
+ *   console.log(`BOOT_0 = 0x${gpu.bar0.read32(0x0).toString(16).padStart(8, "0")}`);
+ * }
+ * ```
+ *
+ * @example Registers over plain memory, as a simulator or a test would
+ * ```ts
+ * import { MappedMmio } from "./mod.ts";
+ *
+ * using bar0 = new MappedMmio(new ArrayBuffer(0x1000), { name: "fake BAR0" });
+ * bar0.write32(0x100, 0x1);
+ * const value = await bar0.poll(0x100, (v) => (v & 1) === 1, { timeoutMs: 100 });
+ * console.assert(value === 1);
+ * ```
+ *
+ * @module
+ */
+
+export type {
+  ConfigSpace,
+  Device,
+  DeviceInfo,
+  DmaAllocator,
+  DmaAllocOptions,
+  DmaBuffer,
+} from "./device.ts";
+export { PCI_CONFIG } from "./device.ts";
+export {
+  MappedMmio,
+  type MappedMmioOptions,
+  type Mmio,
+  type PollOptions,
+  pollValue,
+  writeBarrier,
+} from "./mmio.ts";
+export { openDevice, type OpenDeviceOptions } from "./open.ts";
+export {
+  DEFAULT_SYSFS_ROOT,
+  GPU_CLASS_CODES,
+  iommuGroupMembers,
+  isNvidiaGpu,
+  listNvidiaGpus,
+  listPciDevices,
+  normalizeBdf,
+  NVIDIA_VENDOR_ID,
+  parseResourceTable,
+  type PciResource,
+  readPciDevice,
+  RESOURCE_FLAGS,
+  type SysfsPciDevice,
+} from "./sysfs.ts";
+export {
+  type AccessRequest,
+  type Backend,
+  checkDeviceAccess,
+  type GroupMember,
+  groupNotViableError,
+  KERNEL_GPU_DRIVERS,
+  VFIO_PCI_DRIVER,
+  vfioBindCommands,
+} from "./safety.ts";
+export { DeviceLock, type DeviceLockOptions, lockDevice } from "./lock.ts";
+export { FileConfigSpace, type FileConfigSpaceOptions } from "./config_space.ts";
+export { HUGE_PAGE_SIZE, mapFile, type MapOptions, Mapping } from "./mapping.ts";
+export {
+  DEFAULT_IOVA_WINDOW,
+  intersectRanges,
+  IovaAllocator,
+  type IovaAllocatorOptions,
+  type IovaRange,
+} from "./iova.ts";
+export {
+  type DmaMapper,
+  IommuDmaAllocator,
+  type IommuDmaAllocatorOptions,
+  vfioDmaMapper,
+} from "./vfio_dma.ts";
+export { openSysfsDevice, type SysfsDeviceOptions } from "./sysfs_device.ts";
+export { openVfioDevice, type VfioDeviceOptions } from "./vfio_device.ts";
+export { ERRNO_MAX, errnoName, errnoNumber } from "./errno.ts";
+export * as libc from "./libc.ts";
+export type { CallContext, ErrnoHints } from "./libc.ts";
+export * as vfioAbi from "./vfio_abi.ts";
+export { DeviceError, FalconryError, HardwareTimeoutError, OsError } from "../errors.ts";

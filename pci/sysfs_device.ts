@@ -1,0 +1,121 @@
+/**
+ * The sysfs backend: BAR0 through `<device>/resource0`, configuration space
+ * through `<device>/config`, both found under the sysfs root so tests and
+ * containers can substitute files. No DMA (that needs an IOMMU, i.e. VFIO).
+ *
+ * Read-only mode opens both files `O_RDONLY` and maps BAR0 `PROT_READ`;
+ * writes are refused before anything is touched. The kernel only lets root
+ * (CAP_SYS_ADMIN) map `resource0`, and maps it uncached.
+ *
+ * Call {@linkcode openDevice} rather than this directly: it runs the safety
+ * checks first.
+ *
+ * @example On a stand-in tree (a temp file as `resource0`)
+ * ```ts
+ * import { openSysfsDevice } from "./sysfs_device.ts";
+ * const root = Deno.makeTempDirSync();
+ * const dir = `${root}/bus/pci/devices/0000:01:00.0`;
+ * Deno.mkdirSync(dir, { recursive: true });
+ * Deno.truncateSync(`${dir}/resource0`, 0x1000);
+ * Deno.writeFileSync(`${dir}/config`, new Uint8Array(256));
+ * const info = { bdf: "0000:01:00.0", vendor: 0x10de, device: 0x1e07, subsystemVendor: 0,
+ *   subsystemDevice: 0, revision: 0xa1, class: 0x030000, driver: null, iommuGroup: null,
+ *   numaNode: null, path: dir, resources: [] };
+ * await using gpu = openSysfsDevice(info, { readOnly: true, lockDir: root });
+ * console.assert(gpu.bar0.read32(0) === 0);
+ * ```
+ *
+ * @module
+ */
+
+import { getLogger } from "npm:@logtape/logtape@2.4.2";
+import { DeviceError } from "../errors.ts";
+import { OpenedDevice } from "./_opened_device.ts";
+import { FileConfigSpace } from "./config_space.ts";
+import { type Device, PCI_CONFIG } from "./device.ts";
+import { O_RDONLY, O_RDWR, openFile } from "./libc.ts";
+import { lockDevice } from "./lock.ts";
+import { mapFile } from "./mapping.ts";
+import { MappedMmio } from "./mmio.ts";
+import type { SysfsPciDevice } from "./sysfs.ts";
+
+const log = getLogger(["falconry", "pci", "sysfs"]);
+
+/** Options for {@linkcode openSysfsDevice}. */
+export interface SysfsDeviceOptions {
+  /** Refuse all writes; map and open read-only. */
+  readOnly: boolean;
+  /** Directory for the device lock file (default: `/run/lock`, then `$XDG_RUNTIME_DIR`). */
+  lockDir?: string;
+}
+
+const ROOT_HINTS = {
+  EACCES: "mapping a BAR through sysfs needs root or CAP_SYS_ADMIN",
+  EPERM: "mapping a BAR through sysfs needs root or CAP_SYS_ADMIN (and kernel lockdown off)",
+};
+
+/**
+ * Open a device through sysfs: lock it, map BAR0, open config space.
+ *
+ * @param info The device as {@linkcode readPciDevice} found it (its `path` locates the files).
+ * @param options Read-only mode and lock directory.
+ * @returns The device; dispose it to unmap, close and unlock.
+ *
+ * @example
+ * ```ts
+ * import { openSysfsDevice } from "./sysfs_device.ts";
+ * console.assert(typeof openSysfsDevice === "function");
+ * ```
+ */
+export function openSysfsDevice(info: SysfsPciDevice, options: SysfsDeviceOptions): Device {
+  const { bdf } = info;
+  const readOnly = options.readOnly;
+  using stack = new DisposableStack();
+  stack.use(lockDevice(bdf, { dir: options.lockDir }));
+
+  const bar0Path = `${info.path}/resource0`;
+  const mapping = stack.use(mapFile(bar0Path, { readOnly, hints: ROOT_HINTS }));
+  const expected = info.resources[0]?.size ?? 0n;
+  if (expected !== 0n && BigInt(mapping.length) !== expected) {
+    throw new DeviceError(
+      bdf,
+      `${bar0Path} is ${mapping.length} bytes but the resource table says BAR0 is ${expected}`,
+    );
+  }
+  const bar0 = stack.use(new MappedMmio(mapping.buffer, { name: `${bdf} BAR0`, readOnly, bdf }));
+
+  const configPath = `${info.path}/config`;
+  const configFile = stack.use(openFile(configPath, readOnly ? O_RDONLY : O_RDWR, 0, ROOT_HINTS));
+  const config = stack.use(
+    new FileConfigSpace(configFile.fd, {
+      size: Deno.statSync(configPath).size,
+      readOnly,
+      bdf,
+      path: configPath,
+    }),
+  );
+  if (
+    config.size > PCI_CONFIG.command &&
+    !(config.read16(PCI_CONFIG.command) & PCI_CONFIG.commandMemory)
+  ) {
+    log.warn("{bdf}: memory decoding is off (command register bit 1); BAR0 reads return all ones", {
+      bdf,
+    });
+  }
+
+  const dma = {
+    alloc(): never {
+      throw new DeviceError(
+        bdf,
+        "DMA needs the VFIO backend (the sysfs backend has no IOMMU mapping)",
+        'bind the GPU to vfio-pci and open it with backend: "vfio"',
+      );
+    },
+  };
+  log.debug("{bdf}: opened through sysfs, BAR0 {size} bytes, {mode}", {
+    bdf,
+    size: mapping.length,
+    mode: readOnly ? "read-only" : "read-write",
+  });
+  return new OpenedDevice(info, bar0, config, dma, readOnly, stack.move());
+}

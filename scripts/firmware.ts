@@ -1,0 +1,310 @@
+/**
+ * `firmware.ts`: the GSP firmware supply.
+ *
+ * - `fetch`: fetch Debian's `firmware-nvidia-graphics` through apt into
+ *   falconry's cache and check it against the sha256 manifest.
+ * - `check`: for each chip and firmware version, whether every file its boot
+ *   needs is present, where, and whether it matches the manifest.
+ * - `inspect`: detect the kind of each file and print every header field.
+ *
+ * Commands are a table: adding one is adding an entry to `COMMANDS`.
+ *
+ * @example
+ * ```sh
+ * deno run -A scripts/firmware.ts fetch --if-missing
+ * deno run -A scripts/firmware.ts check --chip tu102 --json
+ * deno run -A scripts/firmware.ts inspect --json ~/.cache/falconry/firmware/nvidia/ga102/gsp/*.bin
+ * ```
+ *
+ * @module
+ */
+
+import { getLogger } from "npm:@logtape/logtape@2.4.2";
+import { FalconryError, FirmwareFormatError } from "../errors.ts";
+import { describeFirmware } from "../firmware/describe.ts";
+import { fileSource } from "../loader/gsp_image.ts";
+import { printFields } from "./_print_fields.ts";
+import { CHIPS } from "../chips/chips.ts";
+import { FIRMWARE_VERSIONS } from "../chips/firmware_files.ts";
+import { fetchFirmware, type FetchStep } from "../loader/fetch.ts";
+import { cacheDir, cacheFirmwareDir } from "../loader/firmware_dirs.ts";
+import {
+  type LocatedFile,
+  type LocatedFirmware,
+  locateFirmware,
+  resolveChip,
+  versionsForChip,
+} from "../loader/locate.ts";
+import { FIRMWARE_MANIFEST } from "../loader/manifest.ts";
+import { checkFirmwareTree, type HashCache } from "../loader/verify.ts";
+import {
+  type Command,
+  type CommandTable,
+  formatDuration,
+  type ParsedArgs,
+  printJson,
+  runCommandTable,
+  runMain,
+  UsageError,
+} from "./_cli.ts";
+
+const log = getLogger(["falconry", "scripts", "firmware"]);
+
+const FETCH: Command = {
+  summary: `fetch ${FIRMWARE_MANIFEST.package} from Debian into falconry's cache`,
+  description: `
+Downloads ${FIRMWARE_MANIFEST.package} (suite ${FIRMWARE_MANIFEST.suite}, component ${FIRMWARE_MANIFEST.component})
+with apt-get through a private sources list built from the Debian mirror that
+/etc/apt already names, extracts nvidia/<chip>/gsp/* with its links into
+$XDG_CACHE_HOME/falconry/firmware (default ~/.cache/falconry/firmware), and
+checks every file against the sha256 manifest (package ${FIRMWARE_MANIFEST.version}).`,
+  options: {
+    "if-missing": {
+      type: "boolean",
+      description: "do nothing when the cache already matches the manifest",
+    },
+    "best-effort": {
+      type: "boolean",
+      description: "on failure (no apt-get, offline, no Debian source) warn and exit 0; " +
+        "FALCONRY_REQUIRE_REAL_FIRMWARE=1 makes it exit 1",
+    },
+  },
+  run: runFetch,
+};
+
+async function runFetch(args: ParsedArgs): Promise<number> {
+  const json = args.json;
+  const firmwareDir = cacheFirmwareDir();
+  if (args.flag("if-missing")) {
+    const started = performance.now();
+    const report = await checkFirmwareTree(firmwareDir);
+    const ms = performance.now() - started;
+    if (report.ok) {
+      if (json) printJson({ action: "skipped", firmwareDir, version: FIRMWARE_MANIFEST.version });
+      else {
+        console.log(
+          `${firmwareDir} matches manifest ${FIRMWARE_MANIFEST.version} (${report.files.length} ` +
+            `files, ${report.links.length} links; checked in ${
+              formatDuration(ms)
+            }): nothing to fetch`,
+        );
+      }
+      return 0;
+    }
+    const bad = [...report.files, ...report.links].filter((e) => e.status !== "match");
+    log.info("cache {dir} incomplete: {count} entries missing or different", {
+      dir: firmwareDir,
+      count: bad.length,
+    });
+    if (!json) console.log(`${firmwareDir}: ${bad.length} files or links missing or different`);
+  }
+  const onStep = json ? undefined : (s: FetchStep) => {
+    console.log(`${s.step.padEnd(9)}${s.message} (${formatDuration(s.durationMs)})`);
+  };
+  try {
+    const result = await fetchFirmware({ cacheDir: cacheDir(), onStep });
+    if (json) printJson({ action: "fetched", ...result });
+    else {
+      console.log(
+        `fetched ${FIRMWARE_MANIFEST.package} ${result.packageVersion}: ${result.files} files, ` +
+          `${result.links} links in ${result.firmwareDir} (${formatDuration(result.durationMs)})`,
+      );
+    }
+    return 0;
+  } catch (e) {
+    const required = Deno.env.get("FALCONRY_REQUIRE_REAL_FIRMWARE") === "1";
+    if (!(e instanceof FalconryError) || !args.flag("best-effort") || required) throw e;
+    log.warn("firmware fetch failed; going on without real firmware (--best-effort): {message}", {
+      message: e.message,
+    });
+    if (json) printJson({ action: "failed", error: e.message });
+    return 0;
+  }
+}
+
+const CHECK: Command = {
+  summary: "check which chips have every firmware file their boot needs",
+  description: `
+For each chip (every chip by default) and firmware version (every version
+linux-firmware has for it by default): whether every file its boot needs is
+present, where it was found (search order: --firmware DIR,
+FALCONRY_FIRMWARE_DIR, falconry's cache, /lib/firmware), and whether its sha256
+matches the manifest. Missing files are listed with every place looked.
+Exits 1 when a required file is missing or differs from the manifest.`,
+  options: {
+    chip: {
+      type: "string",
+      valueName: "CHIP",
+      description: "check only this chip (tu102, ga102…)",
+    },
+    version: {
+      type: "string",
+      valueName: "V",
+      description: `check only this firmware version (${FIRMWARE_VERSIONS.join(", ")})`,
+    },
+    firmware: { type: "string", valueName: "DIR", description: "a firmware root searched first" },
+  },
+  run: runCheck,
+};
+
+async function runCheck(args: ParsedArgs): Promise<number> {
+  const chipName = args.string("chip");
+  const version = args.string("version");
+  if (version !== undefined && !FIRMWARE_VERSIONS.includes(version)) {
+    throw new UsageError(
+      `--version ${version}: falconry knows ${FIRMWARE_VERSIONS.join(", ")}`,
+    );
+  }
+  const chips = chipName === undefined ? CHIPS : [resolveChip(chipName)];
+  const sets = chips.flatMap((chip) =>
+    (version === undefined ? versionsForChip(chip) : [version])
+      .filter((v) => chipName !== undefined || versionsForChip(chip).includes(v))
+      .map((v) => ({ chip, version: v }))
+  );
+  const hashCache: HashCache = new Map();
+  const results: LocatedFirmware[] = [];
+  for (const set of sets) {
+    results.push(await locateFirmware({ ...set, dir: args.string("firmware"), hashCache }));
+  }
+  const ok = results.every((r) => r.ok);
+  if (args.json) printJson(checkReport(results, ok));
+  else printCheck(results);
+  return ok ? 0 : 1;
+}
+
+function checkReport(results: readonly LocatedFirmware[], ok: boolean): unknown {
+  const problems = (status: LocatedFile["status"]) =>
+    results.flatMap((r) =>
+      r.files.filter((f) => f.status === status && (f.file.required || status === "mismatch"))
+        .map((f) => ({
+          chip: r.chip.name,
+          version: r.version,
+          path: f.file.path,
+          found: f.found,
+          sha256: f.sha256,
+          expectedSha256: f.expectedSha256,
+          searched: f.searched,
+        }))
+    );
+  return {
+    ok,
+    manifest: { package: FIRMWARE_MANIFEST.package, version: FIRMWARE_MANIFEST.version },
+    searchOrder: results[0]?.dirs ?? [],
+    sets: results.map((r) => ({
+      chip: r.chip.name,
+      version: r.version,
+      ok: r.ok,
+      files: r.files.map((f) => ({
+        name: f.file.name,
+        path: f.file.path,
+        required: f.file.required,
+        status: f.status,
+        found: f.found ?? null,
+        root: f.root ?? null,
+        size: f.size ?? null,
+        sha256: f.sha256 ?? null,
+        expectedSha256: f.expectedSha256 ?? null,
+        searched: f.searched,
+      })),
+    })),
+    missing: problems("missing"),
+    mismatched: problems("mismatch"),
+  };
+}
+
+function printCheck(results: readonly LocatedFirmware[]): void {
+  const dirs = results[0]?.dirs ?? [];
+  console.log(`search order: ${dirs.map((d) => `${d.dir} (${d.source})`).join(", ")}`);
+  for (const r of results) {
+    const missing = r.files.filter((f) => f.status === "missing" && f.file.required).length;
+    const mismatched = r.files.filter((f) => f.status === "mismatch").length;
+    const verdict = r.ok ? "ok" : `FAILED (${missing} missing, ${mismatched} mismatched)`;
+    console.log(`${r.chip.name} ${r.version}: ${verdict}`);
+    const width = Math.max(...r.files.map((f) => f.file.name.length)) + 2;
+    for (const f of r.files) {
+      const where = f.found
+        ? `${f.found} [${f.root?.source}]`
+        : `${f.file.required ? "" : "(optional) "}searched: ${f.searched.join(", ")}`;
+      const problem = f.status === "mismatch" || (f.status === "missing" && f.file.required);
+      const status = problem ? f.status.toUpperCase() : f.status;
+      console.log(`  ${f.file.name.padEnd(width)}${status.padEnd(10)}${where}`);
+    }
+  }
+  const good = results.filter((r) => r.ok).length;
+  console.log(
+    `${good} of ${results.length} chip firmware sets complete and matching manifest ` +
+      FIRMWARE_MANIFEST.version,
+  );
+}
+
+const INSPECT: Command = {
+  summary: "detect the kind of each file and print its structure",
+  usage: "FILE… [--json]",
+  description: `
+Detects each file's kind (booter, riscv-bootloader, gen-bootloader, gsp-image,
+fmc, tlv, vbios) from its content and name and prints every header field.
+With --json, prints one JSON object per file and line: {file, kind, …fields}
+or {file, kind, error: {field, offset, reason}}. Never stops at a bad file;
+exits 1 when any file failed.`,
+  options: {},
+  run: runInspect,
+};
+
+/** One file's inspect result, as printed with --json. */
+type InspectResult =
+  | ({ file: string; kind: string } & Record<string, unknown>)
+  | { file: string; kind: string | null; error: { field: string; offset: number; reason: string } };
+
+function inspectOne(path: string): InspectResult {
+  try {
+    using source = fileSource(path);
+    return { file: path, ...describeFirmware(source, path) };
+  } catch (e) {
+    if (e instanceof FirmwareFormatError) {
+      return {
+        file: path,
+        kind: null,
+        error: { field: e.field, offset: e.offset, reason: e.reason },
+      };
+    }
+    if (e instanceof FalconryError) {
+      return { file: path, kind: null, error: { field: "file", offset: 0, reason: e.message } };
+    }
+    throw e;
+  }
+}
+
+function runInspect(args: ParsedArgs): number {
+  if (args.positionals.length === 0) throw new UsageError("inspect needs at least one FILE");
+  let failed = 0;
+  for (const path of args.positionals) {
+    const result = inspectOne(path);
+    if ("error" in result) failed++;
+    if (args.json) {
+      console.log(JSON.stringify(result));
+      continue;
+    }
+    if ("error" in result) {
+      const { field, offset, reason } = result.error;
+      console.log(`${path}: error: ${field} at offset 0x${offset.toString(16)}: ${reason}`);
+      continue;
+    }
+    const { file: _file, kind, ...fields } = result;
+    console.log(`${path}: ${kind}`);
+    printFields(fields);
+  }
+  if (failed > 0) log.warn("{failed} of {total} files failed", { failed, total: args.positionals.length });
+  return failed > 0 ? 1 : 0;
+}
+
+const COMMANDS: CommandTable = { fetch: FETCH, check: CHECK, inspect: INSPECT };
+
+if (import.meta.main) {
+  await runMain(() =>
+    runCommandTable(
+      { name: "firmware.ts", summary: "fetch and check the NVIDIA GSP firmware" },
+      COMMANDS,
+      Deno.args,
+    )
+  );
+}

@@ -1,0 +1,247 @@
+/**
+ * `regs.ts`: look registers up in falconry's register tables, the way
+ * envytools' `lookup` does.
+ *
+ * - no argument: every register of the chip at its absolute BAR0 offset,
+ *   engine registers once per engine (`GSP.`, `SEC2.`, and `FSP.` on Hopper
+ *   and later), arrays once with their shape;
+ * - `NAME`: that register (case-insensitive; with or without the engine
+ *   prefix; OpenRM aliases and `NAME(i)` accepted; a bare suffix such as
+ *   `CPUCTL` matches every register whose name ends in `_CPUCTL`);
+ * - `OFFSET` (`0x…` or decimal): the register(s) at that BAR0 offset;
+ * - `NAME|OFFSET VALUE`: that register's fields decoded from VALUE.
+ *
+ * The default chip is ga102: the most common SEC2-path chip, and the one
+ * nova-core's GA102 falcon HAL was written for.
+ *
+ * @example
+ * ```sh
+ * deno run scripts/regs.ts --chip gh100 | grep FSP
+ * deno run scripts/regs.ts GSP.NV_PFALCON_FALCON_CPUCTL 0x10
+ * deno run scripts/regs.ts --chip tu102 --json 0x1438
+ * ```
+ *
+ * @module
+ */
+
+import { getLogger } from "npm:@logtape/logtape@2.4.2";
+import { FalconryError } from "../errors.ts";
+import { chipByName, type ChipInfo, CHIPS } from "../chips/chips.ts";
+import {
+  decode,
+  type FieldDef,
+  findByOffset,
+  findRegisters,
+  instancesForChip,
+  type RegisterHit,
+  type RegisterInstance,
+  unnamedBits,
+} from "../registers/mod.ts";
+import {
+  configureLogging,
+  formatHelp,
+  type OptionSpecs,
+  parseCli,
+  printJson,
+  runMain,
+  UsageError,
+} from "./_cli.ts";
+
+const log = getLogger(["falconry", "scripts", "regs"]);
+
+const DEFAULT_CHIP = "ga102";
+
+const OPTIONS: OptionSpecs = {
+  chip: {
+    type: "string",
+    valueName: "CHIP",
+    default: DEFAULT_CHIP,
+    description: `chip name (${CHIPS.map((c) => c.name).join(", ")})`,
+  },
+};
+
+const HELP = formatHelp({
+  usage: "regs.ts [--chip CHIP] [--json] [NAME | OFFSET [VALUE]]",
+  summary: "List, look up and decode the registers the GSP boot path uses.",
+  description: `
+Without an argument, lists every register of CHIP at its absolute BAR0 offset;
+engine registers appear once per engine as GSP.NAME, SEC2.NAME and FSP.NAME.
+NAME is case-insensitive, may carry an engine prefix (GSP.) or an index
+(NV_PBUS_SW_SCRATCH(14)), and may be a bare suffix (CPUCTL). OFFSET is 0x… or
+decimal. With VALUE, the register's fields are decoded from it. The default
+chip is ${DEFAULT_CHIP} (the most common SEC2-path chip).`,
+  options: OPTIONS,
+});
+
+/** Source paths, shortened for people: the JSON output keeps them whole. */
+const shortSource = (source: string): string =>
+  source.replaceAll(
+    "NVIDIA/open-gpu-kernel-modules src/common/inc/swref/",
+    "open-gpu-kernel-modules ",
+  );
+
+const hex = (n: number, width = 6): string => `0x${n.toString(16).padStart(width, "0")}`;
+
+function parseNumber(text: string, what: string): number | undefined {
+  if (!/^(0x[0-9a-f]+|\d+)$/i.test(text)) return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n > 0xffffffff) {
+    throw new UsageError(`${what} ${text} does not fit 32 bits`);
+  }
+  return n;
+}
+
+function chipOf(name: string): ChipInfo {
+  const chip = chipByName(name);
+  if (!chip) {
+    throw new UsageError(
+      `unknown chip ${JSON.stringify(name)}; known: ${CHIPS.map((c) => c.name).join(", ")}`,
+    );
+  }
+  return chip;
+}
+
+function displayName(hit: RegisterHit): string {
+  const { instance, index } = hit;
+  return instance.register.array ? `${instance.qualifiedName}(${index})` : instance.qualifiedName;
+}
+
+function arrayShape(instance: RegisterInstance): string {
+  const array = instance.register.array;
+  return array ? `  [${array.count} × ${array.stride} B]` : "";
+}
+
+function valuesText(field: FieldDef): string {
+  if (!field.values) return "";
+  return Object.entries(field.values).map(([v, n]) => `${hex(Number(v), 0)}=${n}`).join(" ");
+}
+
+function fieldsJson(fields: readonly FieldDef[]) {
+  return fields.map((f) => ({
+    name: f.name,
+    hi: f.hi,
+    lo: f.lo,
+    ...(f.values ? { values: f.values } : {}),
+  }));
+}
+
+function instanceJson(instance: RegisterInstance) {
+  const r = instance.register;
+  return {
+    name: instance.qualifiedName,
+    offset: instance.address,
+    fields: fieldsJson(r.fields),
+    block: r.block,
+    ...(instance.engine ? { engine: instance.engine, relativeOffset: r.offset } : {}),
+    width: r.width,
+    ...(r.array ? { array: r.array } : {}),
+    ...(r.aliases.length ? { aliases: r.aliases } : {}),
+    doc: r.doc,
+    source: r.source,
+    ...(r.note ? { note: r.note } : {}),
+  };
+}
+
+function list(chip: ChipInfo, json: boolean): void {
+  const instances = instancesForChip(chip);
+  log.debug("{chip}: {count} register instances", { chip: chip.name, count: instances.length });
+  if (json) {
+    printJson(instances.map(instanceJson));
+    return;
+  }
+  for (const instance of instances) {
+    const suffix = instance.register.array ? "(i)" : "";
+    console.log(
+      `${hex(instance.address)}  ${instance.qualifiedName}${suffix}${arrayShape(instance)}`,
+    );
+  }
+}
+
+function lookup(chip: ChipInfo, query: string): RegisterHit[] {
+  const offset = parseNumber(query, "offset");
+  if (offset !== undefined) return findByOffset(chip, offset);
+  const exact = findRegisters(chip, query);
+  if (exact.length) return exact;
+  const suffix = `_${query.toUpperCase()}`;
+  return instancesForChip(chip)
+    .filter((i) => i.register.name.endsWith(suffix))
+    .map((instance) => ({ instance, index: 0, address: instance.address }));
+}
+
+function describe(hit: RegisterHit, chip: ChipInfo, value: number | undefined): string {
+  const { instance } = hit;
+  const r = instance.register;
+  const where = instance.engine
+    ? `${instance.engine} ${r.base} base ${hex(hit.address - r.offset - hitElement(hit))} + ${
+      hex(r.offset, 3)
+    }`
+    : "absolute";
+  const head = `${displayName(hit)}  ${hex(hit.address)}${
+    value === undefined ? "" : ` = ${hex(value, 8)}`
+  }  (${chip.name}, ${where})`;
+  const lines = [head, `  ${r.doc}`];
+  if (r.aliases.length) lines.push(`  aliases: ${r.aliases.join(", ")}`);
+  lines.push(`  source: ${shortSource(r.source)}`);
+  if (r.note) lines.push(`  note: ${r.note}`);
+  if (!r.fields.length) lines.push("  (no fields published)");
+  const width = Math.max(0, ...r.fields.map((f) => f.name.length));
+  const fields = value === undefined ? {} : decode(r, value);
+  for (const f of r.fields) {
+    const bits = `${f.hi}:${f.lo}`.padEnd(6);
+    if (value === undefined) {
+      lines.push(`  ${bits} ${f.name.padEnd(width)}  ${valuesText(f)}`.trimEnd());
+    } else {
+      const v = fields[f.name];
+      const named = f.values?.[v];
+      lines.push(`  ${bits} ${f.name.padEnd(width)} = ${hex(v, 0)}${named ? ` (${named})` : ""}`);
+    }
+  }
+  if (value !== undefined) {
+    const rest = unnamedBits(r, value);
+    if (rest) lines.push(`  unnamed bits set: ${hex(rest, 8)}`);
+  }
+  return lines.join("\n");
+}
+
+function hitElement(hit: RegisterHit): number {
+  return hit.index * (hit.instance.register.array?.stride ?? 0);
+}
+
+function hitJson(hit: RegisterHit, value: number | undefined) {
+  const r = hit.instance.register;
+  return {
+    ...instanceJson(hit.instance),
+    name: displayName(hit),
+    offset: hit.address,
+    ...(r.array ? { index: hit.index } : {}),
+    ...(value === undefined ? {} : { value, decoded: decode(r, value) }),
+  };
+}
+
+async function main(args: readonly string[]): Promise<number> {
+  const parsed = parseCli(args, OPTIONS, true);
+  if (parsed.help) {
+    console.log(HELP);
+    return 0;
+  }
+  await configureLogging(parsed.logLevel);
+  const chip = chipOf(parsed.string("chip") ?? DEFAULT_CHIP);
+  const [query, valueText, ...extra] = parsed.positionals;
+  if (extra.length) throw new UsageError(`too many arguments: ${extra.join(" ")}; see --help`);
+  if (query === undefined) {
+    list(chip, parsed.json);
+    return 0;
+  }
+  let value: number | undefined;
+  if (valueText !== undefined) {
+    value = parseNumber(valueText, "value");
+    if (value === undefined) throw new UsageError(`value ${valueText} is not a number`);
+  }
+  const hits = lookup(chip, query);
+  if (!hits.length) throw new FalconryError(`no register ${query} on ${chip.name}`);
+  if (parsed.json) printJson(hits.map((h) => hitJson(h, value)));
+  else console.log(hits.map((h) => describe(h, chip, value)).join("\n\n"));
+  return 0;
+}
+
+if (import.meta.main) await runMain(() => main(Deno.args));
