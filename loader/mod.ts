@@ -21,3 +21,4 @@ export * from "./verify.ts";
 export * from "./locate.ts";
 export * from "./fetch.ts";
 export * from "./gsp_image.ts";
+export * from "./firmware_set.ts";

@@ -275,6 +275,15 @@ export function munmap(pointer: Deno.PointerObject, length: number, context?: Ca
   retrying("munmap", context, () => libc().munmap(pointer, BigInt(length)));
 }
 
+/** The signature of {@linkcode ioctl}, for code that lets tests substitute it. */
+export type IoctlFunction = (
+  fd: number,
+  request: number,
+  argument: Uint8Array<ArrayBuffer> | number | bigint,
+  name: string,
+  context?: CallContext,
+) => number;
+
 /**
  * `ioctl(2)` with a pointer argument (a buffer the kernel reads or fills) or
  * an integer argument.

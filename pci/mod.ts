@@ -109,6 +109,6 @@ export { openSysfsDevice, type SysfsDeviceOptions } from "./sysfs_device.ts";
 export { openVfioDevice, type VfioDeviceOptions } from "./vfio_device.ts";
 export { ERRNO_MAX, errnoName, errnoNumber } from "./errno.ts";
 export * as libc from "./libc.ts";
-export type { CallContext, ErrnoHints } from "./libc.ts";
+export type { CallContext, ErrnoHints, IoctlFunction } from "./libc.ts";
 export * as vfioAbi from "./vfio_abi.ts";
 export { DeviceError, FalconryError, HardwareTimeoutError, OsError } from "../errors.ts";

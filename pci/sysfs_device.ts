@@ -37,6 +37,7 @@ import { O_RDONLY, O_RDWR, openFile } from "./libc.ts";
 import { lockDevice } from "./lock.ts";
 import { mapFile } from "./mapping.ts";
 import { MappedMmio } from "./mmio.ts";
+import { KERNEL_GPU_DRIVERS } from "./safety.ts";
 import type { SysfsPciDevice } from "./sysfs.ts";
 
 const log = getLogger(["falconry", "pci", "sysfs"]);
@@ -70,6 +71,12 @@ const ROOT_HINTS = {
 export function openSysfsDevice(info: SysfsPciDevice, options: SysfsDeviceOptions): Device {
   const { bdf } = info;
   const readOnly = options.readOnly;
+  if (info.driver !== null && KERNEL_GPU_DRIVERS.includes(info.driver)) {
+    log.warn("{bdf}: reading registers while the kernel's {driver} driver runs the GPU", {
+      bdf,
+      driver: info.driver,
+    });
+  }
   using stack = new DisposableStack();
   stack.use(lockDevice(bdf, { dir: options.lockDir }));
 

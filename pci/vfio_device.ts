@@ -39,7 +39,7 @@ import { OpenedDevice } from "./_opened_device.ts";
 import { FileConfigSpace } from "./config_space.ts";
 import { type Device, PCI_CONFIG } from "./device.ts";
 import { DEFAULT_IOVA_WINDOW, intersectRanges, IovaAllocator, type IovaRange } from "./iova.ts";
-import { FileDescriptor, ioctl, O_RDWR, openFile, pageSize } from "./libc.ts";
+import { FileDescriptor, ioctl as systemIoctl, type IoctlFunction, O_RDWR, openFile, pageSize } from "./libc.ts";
 import { lockDevice } from "./lock.ts";
 import { Mapping } from "./mapping.ts";
 import { MappedMmio } from "./mmio.ts";
@@ -80,12 +80,17 @@ export interface VfioDeviceOptions {
   lockDir?: string;
   /** IOVA window for DMA, intersected with what the IOMMU reports. Defaults to [4 GiB, 1 TiB). */
   iovaWindow?: IovaRange;
+  /**
+   * The ioctl system call. Tests substitute a fake VFIO kernel here (over
+   * ordinary files standing in for the container, group and device).
+   */
+  ioctl?: IoctlFunction;
 }
 
 /** Bytes for info structs with capability chains; grown when the kernel asks for more. */
 const INFO_BUFFER_SIZE = 256;
 
-function regionInfo(device: FileDescriptor, index: number): RegionInfo {
+function regionInfo(ioctl: IoctlFunction, device: FileDescriptor, index: number): RegionInfo {
   let argsz = INFO_BUFFER_SIZE;
   for (;;) {
     const request = encodeRegionInfo(index, argsz);
@@ -104,7 +109,11 @@ function regionInfo(device: FileDescriptor, index: number): RegionInfo {
   }
 }
 
-function usableIovaRanges(container: FileDescriptor, window: IovaRange): IovaRange[] {
+function usableIovaRanges(
+  ioctl: IoctlFunction,
+  container: FileDescriptor,
+  window: IovaRange,
+): IovaRange[] {
   let argsz = INFO_BUFFER_SIZE;
   for (;;) {
     const request = encodeIommuInfo(argsz);
@@ -147,6 +156,7 @@ export async function openVfioDevice(
   const group = info.iommuGroup;
   if (group === null) throw new DeviceError(bdf, "has no IOMMU group", "enable the IOMMU");
   const readOnly = options.readOnly;
+  const ioctl = options.ioctl ?? systemIoctl;
   using stack = new DisposableStack();
   stack.use(lockDevice(bdf, { dir: options.lockDir }));
 
@@ -210,7 +220,7 @@ export async function openVfioDevice(
   ioctl(container.fd, VFIO_IOCTL.VFIO_SET_IOMMU, VFIO_IOMMU_TYPE.TYPE1v2, "VFIO_SET_IOMMU", {
     path: containerPath,
   });
-  const iovaRanges = usableIovaRanges(container, options.iovaWindow ?? DEFAULT_IOVA_WINDOW);
+  const iovaRanges = usableIovaRanges(ioctl, container, options.iovaWindow ?? DEFAULT_IOVA_WINDOW);
   if (iovaRanges.length === 0) {
     throw new DeviceError(bdf, "the IOMMU accepts no address inside the IOVA window");
   }
@@ -235,7 +245,7 @@ export async function openVfioDevice(
     );
   }
 
-  const bar0Region = regionInfo(device, VFIO_PCI_REGION.BAR0);
+  const bar0Region = regionInfo(ioctl, device, VFIO_PCI_REGION.BAR0);
   if (bar0Region.size === 0n || !(bar0Region.flags & VFIO_REGION_FLAGS.MMAP)) {
     throw new DeviceError(bdf, "BAR0 cannot be mapped through VFIO (size 0 or no MMAP flag)");
   }
@@ -250,7 +260,7 @@ export async function openVfioDevice(
       "use a kernel ≥ 4.16 on a platform with interrupt remapping, where the whole BAR is mappable",
     );
   }
-  const configRegion = regionInfo(device, VFIO_PCI_REGION.CONFIG);
+  const configRegion = regionInfo(ioctl, device, VFIO_PCI_REGION.CONFIG);
 
   const mapping = stack.use(
     Mapping.shared(device.fd, Number(bar0Region.size), {
@@ -272,7 +282,7 @@ export async function openVfioDevice(
 
   const dma = stack.use(
     new IommuDmaAllocator(
-      vfioDmaMapper(container.fd, containerPath),
+      vfioDmaMapper(container.fd, containerPath, ioctl),
       new IovaAllocator({ ranges: iovaRanges, pageSize: pageSize() }),
       { name: bdf, readOnly },
     ),

@@ -26,7 +26,15 @@
 import { DeviceError, FalconryError } from "../errors.ts";
 import type { DmaAllocator, DmaAllocOptions, DmaBuffer } from "./device.ts";
 import type { IovaAllocator } from "./iova.ts";
-import { ioctl, MADV_DONTFORK, madvise, mlock, munlock, pageSize } from "./libc.ts";
+import {
+  ioctl,
+  type IoctlFunction,
+  MADV_DONTFORK,
+  madvise,
+  mlock,
+  munlock,
+  pageSize,
+} from "./libc.ts";
 import { HUGE_PAGE_SIZE, Mapping } from "./mapping.ts";
 import { decodeDmaUnmap, encodeDmaMap, encodeDmaUnmap, VFIO_IOCTL } from "./vfio_abi.ts";
 
@@ -55,6 +63,7 @@ const LOCKED_MEMORY_HINT =
  *
  * @param containerFd The container (`/dev/vfio/vfio`) with an IOMMU set.
  * @param path The container's path, for errors.
+ * @param call The ioctl to use; tests pass a fake kernel.
  * @returns The mapper.
  *
  * @example
@@ -64,10 +73,14 @@ const LOCKED_MEMORY_HINT =
  * console.assert(typeof mapper.map === "function");
  * ```
  */
-export function vfioDmaMapper(containerFd: number, path: string): DmaMapper {
+export function vfioDmaMapper(
+  containerFd: number,
+  path: string,
+  call: IoctlFunction = ioctl,
+): DmaMapper {
   return {
     map(vaddr, iova, size) {
-      ioctl(
+      call(
         containerFd,
         VFIO_IOCTL.VFIO_IOMMU_MAP_DMA,
         encodeDmaMap({ vaddr, iova, size }),

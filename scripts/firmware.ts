@@ -240,6 +240,7 @@ function printCheck(results: readonly LocatedFirmware[]): void {
 const INSPECT: Command = {
   summary: "detect the kind of each file and print its structure",
   usage: "FILE… [--json]",
+  allowPositionals: true,
   description: `
 Detects each file's kind (booter, riscv-bootloader, gen-bootloader, gsp-image,
 fmc, tlv, vbios) from its content and name and prints every header field.

@@ -178,7 +178,7 @@ export function selectFwsecSignature(fwsec: FwsecFirmware, fuseVersion: number):
       `no signature for fuse version ${fuseVersion}: versions 0x${hex(d.signatureVersions)}`,
     );
   }
-  const index = popcount(d.signatureVersions & bit);
+  const index = popcount(d.signatureVersions & (bit - 1));
   if (index >= fwsec.signatures.length) {
     fail(
       0x27,

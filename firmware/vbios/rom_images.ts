@@ -392,7 +392,6 @@ function isLastImage(
   size: number,
 ): boolean {
   if (kind === "nbsi") return true;
-  return (pcir.lastImage & LAST_IMAGE_FLAG) !== 0;
   if (npde && npde.nvPciDataExtLen >= NPDE_LAST_IMAGE_END) {
     return (npde.privLastImage & LAST_IMAGE_FLAG) !== 0;
   }
