@@ -97,7 +97,7 @@ export function vfioDmaMapper(
     },
     unmap(iova, size) {
       const request = encodeDmaUnmap(iova, size);
-      ioctl(containerFd, VFIO_IOCTL.VFIO_IOMMU_UNMAP_DMA, request, "VFIO_IOMMU_UNMAP_DMA", {
+      call(containerFd, VFIO_IOCTL.VFIO_IOMMU_UNMAP_DMA, request, "VFIO_IOMMU_UNMAP_DMA", {
         path,
       });
       const unmapped = decodeDmaUnmap(request).size;

@@ -250,7 +250,7 @@ async function main(): Promise<number> {
   console.log(`firmware ${DEFAULT_FIRMWARE_VERSION}, one chip per family:`);
   for (const s of sets) printSet(s);
   if (sets.some((s) => s.origin === "forged")) {
-    console.log("  (forged: the real file set was not found; run `deno task firmware`)");
+    console.log("  (forged: the real files were not found or --forged was given; `deno task firmware` fetches them)");
   }
   console.log(`\nVBIOS (${vbios.origin}${vbios.file ? ` ${vbios.file}` : ""}): ${vbios.version}`);
   console.log(

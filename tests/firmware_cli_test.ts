@@ -173,7 +173,11 @@ Deno.test("usage errors print one line and exit 1", async () => {
       /^error: --version 1\.0: falconry knows 570\.144, 535\.113\.01$/,
     ],
     [["check", "--log-level", "loud"], /^error: --log-level loud: expected trace, /],
-    [["inspect"], /^error: firmware\.ts: unknown command "inspect"; commands: fetch, check$/],
+    [
+      ["frobnicate"],
+      /^error: firmware\.ts: unknown command "frobnicate"; commands: fetch, check, inspect$/,
+    ],
+    [["inspect"], /^error: inspect needs at least one FILE$/],
   ];
   for (const [args, pattern] of cases) {
     const run = await firmwareCli(args);
