@@ -10,7 +10,7 @@ import { FirmwareFormatError } from "../errors.ts";
 import { parseBooter } from "./booter.ts";
 import { bufferSource, type ByteSource } from "./byte_source.ts";
 import { detectFirmwareKind, type FirmwareKind } from "./detect.ts";
-import { type ElfFile } from "./elf.ts";
+import type { ElfFile } from "./elf.ts";
 import { parseFmc } from "./fmc.ts";
 import { parseGenBootloader } from "./gen_bootloader.ts";
 import { parseGspImage } from "./gsp_image.ts";
@@ -89,6 +89,7 @@ function elfFields(elf: ElfFile): { [key: string]: JsonValue } {
 }
 
 const isAllZero = (b: Uint8Array) => b.every((x) => x === 0);
+const u32At = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
 
 /** One describer per kind: data, not branching. */
 const DESCRIBERS: Readonly<
@@ -98,7 +99,11 @@ const DESCRIBERS: Readonly<
     const b = parseBooter(wholeFile(source, file), file);
     return {
       ...(toJsonFields(b) as { [key: string]: JsonValue }),
-      signatures: b.signatures.map((s, index) => ({ index, size: s.length, allZero: isAllZero(s) })),
+      signatures: b.signatures.map((s, index) => ({
+        index,
+        size: s.length,
+        allZero: isAllZero(s),
+      })),
       imageSize: b.image.length,
     };
   },
@@ -112,10 +117,12 @@ const DESCRIBERS: Readonly<
   },
   "gsp-image": (source, file) => {
     const g = parseGspImage(source, file);
+    const signatureSizes = [...new Set(g.signatureSections.map((s) => s.size))];
     return {
       version: g.version,
       imageOffset: g.image.offset,
       imageSize: g.imageSize,
+      signatureSize: signatureSizes.length === 1 ? signatureSizes[0] : null,
       signatureSections: g.signatureSections.map((s) => ({
         name: s.name,
         offset: s.offset,
@@ -140,15 +147,21 @@ const DESCRIBERS: Readonly<
     const text = vers && /^[\x20-\x7e]*$/.test(new TextDecoder().decode(vers.value))
       ? new TextDecoder().decode(vers.value)
       : undefined;
+    // SIGN holds NSIG equal-sized signatures (one when there is no NSIG).
+    const sign = t.blocks.find((b) => b.tag === "SIGN");
+    const nsig = t.blocks.find((b) => b.tag === "NSIG");
+    const count = !nsig ? 1 : nsig.value.length === 4 ? u32At(nsig.value) : 0;
+    const signatureSize = sign && count > 0 && sign.value.length % count === 0
+      ? sign.value.length / count
+      : undefined;
     return {
       ...(text !== undefined ? { version: text } : {}),
+      ...(signatureSize !== undefined ? { signatureSize } : {}),
       blocks: t.blocks.map((b) => ({
         tag: b.tag,
         offset: b.offset,
         length: b.value.length,
-        ...(b.value.length === 4
-          ? { u32: new DataView(b.value.buffer, b.value.byteOffset, 4).getUint32(0, true) }
-          : {}),
+        ...(b.value.length === 4 ? { u32: u32At(b.value) } : {}),
       })),
     };
   },

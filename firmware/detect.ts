@@ -56,10 +56,13 @@ export function kindFromFileName(path: string): FirmwareKind | undefined {
   return Object.hasOwn(KIND_BY_NAME, name) ? KIND_BY_NAME[name] : undefined;
 }
 
+// Strictest first: a RISC-V bootloader's descriptor also reads as a valid generic-bootloader
+// descriptor (its version, offsets and sizes all fit), but not the other way round (253 is no
+// RM_RISCV_UCODE_DESC version).
 const BIN_PARSERS: readonly [FirmwareKind, (b: Uint8Array) => unknown][] = [
   ["booter", parseBooter],
-  ["gen-bootloader", parseGenBootloader],
   ["riscv-bootloader", parseRiscvBootloader],
+  ["gen-bootloader", parseGenBootloader],
 ];
 
 /**

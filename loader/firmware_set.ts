@@ -16,7 +16,7 @@ import { type GenBootloader, parseGenBootloader } from "../firmware/gen_bootload
 import { type GspImage, gspSignature, parseGspImage } from "../firmware/gsp_image.ts";
 import { parseRiscvBootloader, type RiscvBootloader } from "../firmware/riscv_bootloader.ts";
 import { fileSource } from "./gsp_image.ts";
-import { readFirmwareFile, type RequireOptions, requireFirmware } from "./locate.ts";
+import { readFirmwareFile, requireFirmware, type RequireOptions } from "./locate.ts";
 
 const log = getLogger(["falconry", "loader", "firmware-set"]);
 

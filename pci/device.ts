@@ -10,11 +10,11 @@
  * import type { Device } from "./device.ts";
  * import { MappedMmio } from "./mmio.ts";
  *
- * function boot0(device: Device): number {
+ * function boot0(device: Pick<Device, "bar0">): number {
  *   return device.bar0.read32(0x0);
  * }
  * const bar0 = new MappedMmio(new Uint32Array([0x16200a1]).buffer);
- * console.assert(boot0({ bar0 } as Device) === 0x16200a1);
+ * console.assert(boot0({ bar0 }) === 0x16200a1);
  * ```
  *
  * @module

@@ -15,8 +15,12 @@
  * - `libc`: the typed libc wrappers (`open`, `mmap`, `ioctl`, …) whose
  *   failures throw {@linkcode OsError} with the errno's name.
  *
- * Needs `--allow-read` and `--allow-ffi` (and `--allow-write` for the lock
- * file in `/run/lock`), root or the matching capabilities for hardware.
+ * Run with `-A`: Deno lets a program read `/sys` and `/dev` only with
+ * `--allow-all`, and the libc layer needs `--allow-ffi`. Mapping a BAR through
+ * sysfs needs root (CAP_SYS_ADMIN); VFIO needs read/write access to
+ * `/dev/vfio/<group>` and a locked-memory limit large enough for the DMA
+ * buffers. Discovery over a copied tree (`sysfsRoot`) needs only
+ * `--allow-read`, and importing the module needs no permission at all.
  *
  * @example List the GPUs; with an address argument, read BOOT_0 read-only
  * ```ts
@@ -105,8 +109,6 @@ export {
   type IommuDmaAllocatorOptions,
   vfioDmaMapper,
 } from "./vfio_dma.ts";
-export { openSysfsDevice, type SysfsDeviceOptions } from "./sysfs_device.ts";
-export { openVfioDevice, type VfioDeviceOptions } from "./vfio_device.ts";
 export { ERRNO_MAX, errnoName, errnoNumber } from "./errno.ts";
 export * as libc from "./libc.ts";
 export type { CallContext, ErrnoHints, IoctlFunction } from "./libc.ts";

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { DeviceError } from "../errors.ts";
+import { DeviceError, FalconryError } from "../errors.ts";
 import type { DeviceInfo } from "./device.ts";
 
 /** The sysfs mount point used when no root is given. */
@@ -165,6 +165,24 @@ export function parseResourceTable(text: string, bdf = "?"): PciResource[] {
   });
 }
 
+/**
+ * Run a sysfs read, turning Deno's permission refusal into a one-line error
+ * that says what to do (Deno grants reads of /sys only with --allow-all).
+ */
+async function permitted<T>(root: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      throw new FalconryError(
+        `reading ${root} was refused: run with -A (Deno allows reading /sys only with --allow-all)`,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+}
+
 function devicesDir(root: string): string {
   return `${root}/bus/pci/devices`;
 }
@@ -223,6 +241,10 @@ export async function readPciDevice(
   root: string = DEFAULT_SYSFS_ROOT,
 ): Promise<SysfsPciDevice> {
   const address = normalizeBdf(bdf);
+  return await permitted(root, () => readDevice(address, root));
+}
+
+async function readDevice(address: string, root: string): Promise<SysfsPciDevice> {
   const path = `${devicesDir(root)}/${address}`;
   try {
     await Deno.stat(path);
@@ -282,18 +304,20 @@ export async function readPciDevice(
  * console.assert(all.every((d) => /^[0-9a-f]{4}:/.test(d.bdf)));
  * ```
  */
-export async function listPciDevices(root: string = DEFAULT_SYSFS_ROOT): Promise<SysfsPciDevice[]> {
-  const names: string[] = [];
-  try {
-    for await (const entry of Deno.readDir(devicesDir(root))) {
-      if (BDF.test(entry.name)) names.push(entry.name);
+export function listPciDevices(root: string = DEFAULT_SYSFS_ROOT): Promise<SysfsPciDevice[]> {
+  return permitted(root, async () => {
+    const names: string[] = [];
+    try {
+      for await (const entry of Deno.readDir(devicesDir(root))) {
+        if (BDF.test(entry.name)) names.push(entry.name);
+      }
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return [];
+      throw e;
     }
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
-  names.sort();
-  return await Promise.all(names.map((name) => readPciDevice(name, root)));
+    names.sort();
+    return await Promise.all(names.map((name) => readDevice(name, root)));
+  });
 }
 
 /**
@@ -326,18 +350,20 @@ export async function listNvidiaGpus(root: string = DEFAULT_SYSFS_ROOT): Promise
  * console.assert(Array.isArray(await iommuGroupMembers(99999)));
  * ```
  */
-export async function iommuGroupMembers(
+export function iommuGroupMembers(
   group: number,
   root: string = DEFAULT_SYSFS_ROOT,
 ): Promise<string[]> {
-  const members: string[] = [];
-  try {
-    for await (const entry of Deno.readDir(`${root}/kernel/iommu_groups/${group}/devices`)) {
-      if (BDF.test(entry.name)) members.push(entry.name);
+  return permitted(root, async () => {
+    const members: string[] = [];
+    try {
+      for await (const entry of Deno.readDir(`${root}/kernel/iommu_groups/${group}/devices`)) {
+        if (BDF.test(entry.name)) members.push(entry.name);
+      }
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return [];
+      throw e;
     }
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
-  return members.sort();
+    return members.sort();
+  });
 }

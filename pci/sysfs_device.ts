@@ -16,7 +16,7 @@
  * const root = Deno.makeTempDirSync();
  * const dir = `${root}/bus/pci/devices/0000:01:00.0`;
  * Deno.mkdirSync(dir, { recursive: true });
- * Deno.truncateSync(`${dir}/resource0`, 0x1000);
+ * Deno.writeFileSync(`${dir}/resource0`, new Uint8Array(0x1000));
  * Deno.writeFileSync(`${dir}/config`, new Uint8Array(256));
  * const info = { bdf: "0000:01:00.0", vendor: 0x10de, device: 0x1e07, subsystemVendor: 0,
  *   subsystemDevice: 0, revision: 0xa1, class: 0x030000, driver: null, iommuGroup: null,

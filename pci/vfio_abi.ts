@@ -46,8 +46,24 @@ export function vfioIo(n: number): number {
   return (VFIO_TYPE << 8) | (VFIO_BASE + n);
 }
 
+/** Names of the VFIO ioctls falconry uses, as in `linux/vfio.h`. */
+export type VfioIoctlName =
+  | "VFIO_GET_API_VERSION"
+  | "VFIO_CHECK_EXTENSION"
+  | "VFIO_SET_IOMMU"
+  | "VFIO_GROUP_GET_STATUS"
+  | "VFIO_GROUP_SET_CONTAINER"
+  | "VFIO_GROUP_UNSET_CONTAINER"
+  | "VFIO_GROUP_GET_DEVICE_FD"
+  | "VFIO_DEVICE_GET_INFO"
+  | "VFIO_DEVICE_GET_REGION_INFO"
+  | "VFIO_DEVICE_RESET"
+  | "VFIO_IOMMU_GET_INFO"
+  | "VFIO_IOMMU_MAP_DMA"
+  | "VFIO_IOMMU_UNMAP_DMA";
+
 /** ioctl request numbers, keyed by their `linux/vfio.h` names. */
-export const VFIO_IOCTL = {
+export const VFIO_IOCTL: Readonly<Record<VfioIoctlName, number>> = {
   /** Container: API version (returns `VFIO_API_VERSION`). */
   VFIO_GET_API_VERSION: vfioIo(0),
   /** Container: whether an IOMMU type is supported (argument by value). */
@@ -74,10 +90,7 @@ export const VFIO_IOCTL = {
   VFIO_IOMMU_MAP_DMA: vfioIo(13),
   /** Container: `struct vfio_iommu_type1_dma_unmap`. */
   VFIO_IOMMU_UNMAP_DMA: vfioIo(14),
-} as const;
-
-/** Names of the ioctls in {@linkcode VFIO_IOCTL}. */
-export type VfioIoctlName = keyof typeof VFIO_IOCTL;
+};
 
 /** IOMMU types for `VFIO_CHECK_EXTENSION` / `VFIO_SET_IOMMU`. */
 export const VFIO_IOMMU_TYPE = {

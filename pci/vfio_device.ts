@@ -39,7 +39,14 @@ import { OpenedDevice } from "./_opened_device.ts";
 import { FileConfigSpace } from "./config_space.ts";
 import { type Device, PCI_CONFIG } from "./device.ts";
 import { DEFAULT_IOVA_WINDOW, intersectRanges, IovaAllocator, type IovaRange } from "./iova.ts";
-import { FileDescriptor, ioctl as systemIoctl, type IoctlFunction, O_RDWR, openFile, pageSize } from "./libc.ts";
+import {
+  FileDescriptor,
+  ioctl as systemIoctl,
+  type IoctlFunction,
+  O_RDWR,
+  openFile,
+  pageSize,
+} from "./libc.ts";
 import { lockDevice } from "./lock.ts";
 import { Mapping } from "./mapping.ts";
 import { MappedMmio } from "./mmio.ts";

@@ -4,7 +4,7 @@
 // 384-byte signature, GA10x/AD10x two; bootloader descriptor v4 before GA102,
 // v5 after; the FMC's key and signature sizes differ between Hopper and Blackwell.
 
-import { type ChipInfo } from "../chips/chips.ts";
+import type { ChipInfo } from "../chips/chips.ts";
 import { firmwareFiles } from "../chips/firmware_files.ts";
 import {
   FMC_SIZES,

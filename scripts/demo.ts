@@ -95,12 +95,16 @@ function printSet(s: SetSummary): void {
   const parts = [
     s.booterLoad
       ? `booter ${s.booterLoad.signatureCount}×${s.booterLoad.signatureSize} B sig, fuse ${s.booterLoad.fuseVersion}, ucode ${s.booterLoad.ucodeId}${
-        s.booterLoad.allZeroSignatures.length ? ` (sig ${s.booterLoad.allZeroSignatures} all zero)` : ""
+        s.booterLoad.allZeroSignatures.length
+          ? ` (sig ${s.booterLoad.allZeroSignatures} all zero)`
+          : ""
       }`
       : undefined,
     `bootloader v${s.bootloader.descriptorVersion} ${s.bootloader.ucodeSize} B`,
     s.genBootloader ? `gen_bootloader tag ${s.genBootloader.startTag}` : undefined,
-    `gsp ${s.gspImage.version} ${(s.gspImage.imageSize / 2 ** 20).toFixed(1)} MiB ${s.gspImage.signatureSection}`,
+    `gsp ${s.gspImage.version} ${
+      (s.gspImage.imageSize / 2 ** 20).toFixed(1)
+    } MiB ${s.gspImage.signatureSection}`,
     s.fmc ? `fmc key ${s.fmc.publicKeySize} B sig ${s.fmc.signatureSize} B` : undefined,
   ].filter(Boolean);
   console.log(
@@ -162,9 +166,7 @@ function vbiosDemo(path: string | undefined, forced: boolean) {
   // An FRTS region as a 8 GiB board would get it: 1 MiB below the 128 KiB-aligned VGA workspace.
   const fbEnd = 8 * 2 ** 30;
   const frtsOffset = Math.floor((fbEnd - 2 ** 20) / 0x20000) * 0x20000 - 2 ** 20;
-  const patched = fwsec
-    ? patchFwsecFrts(fwsec, { frtsOffset, frtsSize: 2 ** 20 }, 0)
-    : undefined;
+  const patched = fwsec ? patchFwsecFrts(fwsec, { frtsOffset, frtsSize: 2 ** 20 }, 0) : undefined;
   const changed: [number, number][] = [];
   if (fwsec && patched) {
     for (let i = 0; i < fwsec.ucode.length; i++) {
@@ -179,7 +181,12 @@ function vbiosDemo(path: string | undefined, forced: boolean) {
     file: chosen ?? null,
     size: bytes.length,
     version: info.version?.text ?? null,
-    images: info.images.map((i) => ({ offset: i.offset, size: i.size, kind: i.kind, last: i.last })),
+    images: info.images.map((i) => ({
+      offset: i.offset,
+      size: i.size,
+      kind: i.kind,
+      last: i.last,
+    })),
     fwsec: fwsec
       ? {
         descriptorVersion: fwsec.descriptor.descriptorVersion,
@@ -250,7 +257,9 @@ async function main(): Promise<number> {
   console.log(`firmware ${DEFAULT_FIRMWARE_VERSION}, one chip per family:`);
   for (const s of sets) printSet(s);
   if (sets.some((s) => s.origin === "forged")) {
-    console.log("  (forged: the real files were not found or --forged was given; `deno task firmware` fetches them)");
+    console.log(
+      "  (forged: the real files were not found or --forged was given; `deno task firmware` fetches them)",
+    );
   }
   console.log(`\nVBIOS (${vbios.origin}${vbios.file ? ` ${vbios.file}` : ""}): ${vbios.version}`);
   console.log(

@@ -20,7 +20,7 @@
  */
 
 import { getLogger } from "npm:@logtape/logtape@2.4.2";
-import { FalconryError, FirmwareFormatError } from "../errors.ts";
+import { FalconryError, FirmwareFormatError, FirmwareNotFoundError } from "../errors.ts";
 import { describeFirmware } from "../firmware/describe.ts";
 import { fileSource } from "../loader/gsp_image.ts";
 import { printFields } from "./_print_fields.ts";
@@ -251,10 +251,19 @@ exits 1 when any file failed.`,
   run: runInspect,
 };
 
+/** A file that could not be read or parsed, as printed with --json. */
+type InspectFailure = {
+  file: string;
+  kind: null;
+  error: { field: string; offset: number; reason: string };
+};
+
 /** One file's inspect result, as printed with --json. */
-type InspectResult =
-  | ({ file: string; kind: string } & Record<string, unknown>)
-  | { file: string; kind: string | null; error: { field: string; offset: number; reason: string } };
+type InspectResult = ({ file: string; kind: string } & Record<string, unknown>) | InspectFailure;
+
+function isFailure(result: InspectResult): result is InspectFailure {
+  return result.kind === null;
+}
 
 function inspectOne(path: string): InspectResult {
   try {
@@ -268,11 +277,23 @@ function inspectOne(path: string): InspectResult {
         error: { field: e.field, offset: e.offset, reason: e.reason },
       };
     }
-    if (e instanceof FalconryError) {
+    if (e instanceof FirmwareNotFoundError) {
+      return {
+        file: path,
+        kind: null,
+        error: { field: "file", offset: 0, reason: "no such file" },
+      };
+    }
+    // A directory, an unreadable file and the like are bad input too, not a reason to stop.
+    if (e instanceof FalconryError || isOsError(e)) {
       return { file: path, kind: null, error: { field: "file", offset: 0, reason: e.message } };
     }
     throw e;
   }
+}
+
+function isOsError(e: unknown): e is Error {
+  return Object.values(Deno.errors).some((errorClass) => e instanceof errorClass);
 }
 
 function runInspect(args: ParsedArgs): number {
@@ -280,12 +301,12 @@ function runInspect(args: ParsedArgs): number {
   let failed = 0;
   for (const path of args.positionals) {
     const result = inspectOne(path);
-    if ("error" in result) failed++;
+    if (isFailure(result)) failed++;
     if (args.json) {
       console.log(JSON.stringify(result));
       continue;
     }
-    if ("error" in result) {
+    if (isFailure(result)) {
       const { field, offset, reason } = result.error;
       console.log(`${path}: error: ${field} at offset 0x${offset.toString(16)}: ${reason}`);
       continue;
@@ -294,7 +315,9 @@ function runInspect(args: ParsedArgs): number {
     console.log(`${path}: ${kind}`);
     printFields(fields);
   }
-  if (failed > 0) log.warn("{failed} of {total} files failed", { failed, total: args.positionals.length });
+  if (failed > 0) {
+    log.warn("{failed} of {total} files failed", { failed, total: args.positionals.length });
+  }
   return failed > 0 ? 1 : 0;
 }
 

@@ -90,7 +90,10 @@ export function buildSysfsTree(edit?: (devices: FixtureDevice[]) => void): Sysfs
     for (const [name, value] of Object.entries(attributes)) {
       Deno.writeTextFileSync(`${dir}/${name}`, `${value}\n`);
     }
-    const lines = Array.from({ length: RESOURCE_LINES }, (_, i) => d.resources[i] ?? [ZERO, ZERO, ZERO]);
+    const lines = Array.from(
+      { length: RESOURCE_LINES },
+      (_, i) => d.resources[i] ?? [ZERO, ZERO, ZERO],
+    );
     Deno.writeTextFileSync(`${dir}/resource`, lines.map((l) => `${l.join(" ")}\n`).join(""));
     Deno.writeFileSync(`${dir}/config`, configSpace(d));
     if (d.bar0File) {
@@ -106,7 +109,10 @@ export function buildSysfsTree(edit?: (devices: FixtureDevice[]) => void): Sysfs
       const groupDir = `${root}/kernel/iommu_groups/${d.iommuGroup}/devices`;
       Deno.mkdirSync(groupDir, { recursive: true });
       Deno.symlinkSync(relative(4, rel), `${groupDir}/${d.bdf}`);
-      Deno.symlinkSync(relative(depth, `kernel/iommu_groups/${d.iommuGroup}`), `${dir}/iommu_group`);
+      Deno.symlinkSync(
+        relative(depth, `kernel/iommu_groups/${d.iommuGroup}`),
+        `${dir}/iommu_group`,
+      );
     }
     Deno.symlinkSync(relative(3, rel), `${root}/bus/pci/devices/${d.bdf}`);
   }

@@ -19,7 +19,12 @@ function configFile(size = 256): string {
 Deno.test("reads of every width, little-endian", () => {
   const path = configFile();
   using file = openFile(path, O_RDONLY);
-  using config = new FileConfigSpace(file.fd, { size: 256, bdf: "0000:02:00.0", path, readOnly: true });
+  using config = new FileConfigSpace(file.fd, {
+    size: 256,
+    bdf: "0000:02:00.0",
+    path,
+    readOnly: true,
+  });
   assert.equal(config.read32(0), 0x220410de);
   assert.equal(config.read16(2), 0x2204);
   assert.equal(config.read8(0), 0xde);
@@ -66,10 +71,16 @@ Deno.test("read-only refuses writes and leaves the file unchanged", () => {
   const path = configFile();
   const before = createHash("sha256").update(Deno.readFileSync(path)).digest("hex");
   using file = openFile(path, O_RDONLY);
-  const config = new FileConfigSpace(file.fd, { size: 256, bdf: "0000:02:00.0", path, readOnly: true });
+  const config = new FileConfigSpace(file.fd, {
+    size: 256,
+    bdf: "0000:02:00.0",
+    path,
+    readOnly: true,
+  });
   assert.throws(
     () => config.write16(4, 0x0006),
-    (e: unknown) => e instanceof DeviceError && e.message.includes("refused a config space write at 0x4"),
+    (e: unknown) =>
+      e instanceof DeviceError && e.message.includes("refused a config space write at 0x4"),
   );
   assert.equal(createHash("sha256").update(Deno.readFileSync(path)).digest("hex"), before);
 });
@@ -77,7 +88,12 @@ Deno.test("read-only refuses writes and leaves the file unchanged", () => {
 Deno.test("a short read (sysfs for non-root stops at 64 bytes) is a DeviceError with the fix", () => {
   const path = configFile(64);
   using file = openFile(path, O_RDONLY);
-  const config = new FileConfigSpace(file.fd, { size: 256, bdf: "0000:02:00.0", path, readOnly: true });
+  const config = new FileConfigSpace(file.fd, {
+    size: 256,
+    bdf: "0000:02:00.0",
+    path,
+    readOnly: true,
+  });
   assert.equal(config.read32(0x3c), 0);
   assert.throws(
     () => config.read32(0x40),

@@ -28,7 +28,19 @@ Deno.test("errno table: fixed values, aliases and unknown numbers", () => {
   assert.equal(ERRNO_MAX, 133);
   assert.deepEqual(
     [1, 2, 11, 12, 13, 16, 19, 22, 25, 95, 110].map(errnoName),
-    ["EPERM", "ENOENT", "EAGAIN", "ENOMEM", "EACCES", "EBUSY", "ENODEV", "EINVAL", "ENOTTY", "EOPNOTSUPP", "ETIMEDOUT"],
+    [
+      "EPERM",
+      "ENOENT",
+      "EAGAIN",
+      "ENOMEM",
+      "EACCES",
+      "EBUSY",
+      "ENODEV",
+      "EINVAL",
+      "ENOTTY",
+      "EOPNOTSUPP",
+      "ETIMEDOUT",
+    ],
   );
   assert.equal(errnoNumber("EWOULDBLOCK"), 11);
   assert.equal(errnoNumber("EDEADLOCK"), 35);
@@ -63,7 +75,9 @@ Deno.test("a hint for the errno is appended", () => {
     libc.open("/nonexistent/vfio/vfio", libc.O_RDWR, 0, { ENOENT: "load VFIO: modprobe vfio-pci" })
   );
   assert.match(e.message, /ENOENT \(errno 2\); load VFIO: modprobe vfio-pci$/);
-  const other = osError(() => libc.open("/nonexistent/x", libc.O_RDWR, 0, { EACCES: "needs root" }));
+  const other = osError(() =>
+    libc.open("/nonexistent/x", libc.O_RDWR, 0, { EACCES: "needs root" })
+  );
   assert.ok(!other.message.includes("needs root"), "hints for other errnos are not shown");
 });
 
@@ -81,17 +95,24 @@ Deno.test("EACCES: writing a read-only file", () => {
     path = Deno.makeTempFileSync();
     Deno.chmodSync(path, 0o400);
   }
-  const e = osError(() => libc.open(path, libc.O_WRONLY, 0, { EACCES: "needs root or CAP_SYS_ADMIN" }));
+  const e = osError(() =>
+    libc.open(path, libc.O_WRONLY, 0, { EACCES: "needs root or CAP_SYS_ADMIN" })
+  );
   assert.equal(e.errnoName, "EACCES");
   assert.equal(e.errno, 13);
-  assert.match(e.message, new RegExp(`^open ${path} failed: EACCES \\(errno 13\\); needs root or CAP_SYS_ADMIN$`));
+  assert.match(
+    e.message,
+    new RegExp(`^open ${path} failed: EACCES \\(errno 13\\); needs root or CAP_SYS_ADMIN$`),
+  );
 });
 
 Deno.test("other errnos: EISDIR, ENOTTY, EBADF, EINVAL", () => {
   const dir = Deno.makeTempDirSync();
   assert.equal(osError(() => libc.open(dir, libc.O_WRONLY)).errnoName, "EISDIR");
   using file = libc.openFile(Deno.makeTempFileSync(), libc.O_RDWR);
-  const notty = osError(() => libc.ioctl(file.fd, 0x3b64, 0, "VFIO_GET_API_VERSION", { path: file.path }));
+  const notty = osError(() =>
+    libc.ioctl(file.fd, 0x3b64, 0, "VFIO_GET_API_VERSION", { path: file.path })
+  );
   assert.equal(notty.errnoName, "ENOTTY");
   assert.equal(notty.call, "ioctl(VFIO_GET_API_VERSION)");
   assert.equal(osError(() => libc.close(-1)).errnoName, "EBADF");

@@ -32,7 +32,10 @@ Deno.test("freed ranges merge with both neighbours and are reused", () => {
   assert.deepEqual([a, b, c], [0n, 0x1000n, 0x2000n]);
   assert.equal(iova.free(a), 4096n);
   assert.equal(iova.free(c), 4096n);
-  assert.deepEqual(iova.freeRanges, [{ start: 0n, end: 0x1000n }, { start: 0x2000n, end: 0x10000n }]);
+  assert.deepEqual(iova.freeRanges, [{ start: 0n, end: 0x1000n }, {
+    start: 0x2000n,
+    end: 0x10000n,
+  }]);
   iova.free(b);
   assert.deepEqual(iova.freeRanges, [{ start: 0n, end: 0x10000n }]);
   assert.equal(iova.alloc(0x10000), 0n, "everything merged back into one range");

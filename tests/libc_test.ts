@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
 import { OsError } from "../errors.ts";
 import * as libc from "../pci/libc.ts";
-
-function openFds(): number {
-  return [...Deno.readDirSync("/proc/self/fd")].length;
-}
+import { openFilesUnder } from "./_proc.ts";
 
 Deno.test("open, pwrite, pread, ftruncate, close round trip", () => {
   const path = Deno.makeTempFileSync();
@@ -27,24 +24,24 @@ Deno.test("open, pwrite, pread, ftruncate, close round trip", () => {
 
 Deno.test("descriptors are close-on-exec", () => {
   using file = libc.openFile("/dev/null", libc.O_RDONLY);
-  const flags = Deno.readTextFileSync(`/proc/self/fdinfo/${file.fd}`).match(/flags:\s+([0-7]+)/)![1];
+  const flags =
+    Deno.readTextFileSync(`/proc/self/fdinfo/${file.fd}`).match(/flags:\s+([0-7]+)/)![1];
   assert.equal(parseInt(flags, 8) & libc.O_CLOEXEC, libc.O_CLOEXEC);
 });
 
 Deno.test("FileDescriptor closes once at the end of its scope", () => {
-  const before = openFds();
-  let fd: number;
+  const path = Deno.makeTempFileSync({ prefix: "falconry-fd-" });
   {
-    using file = libc.openFile("/dev/zero", libc.O_RDONLY);
-    fd = file.fd;
-    assert.equal(openFds(), before + 1);
+    using file = libc.openFile(path, libc.O_RDONLY);
+    assert.ok(file.fd >= 0);
+    assert.deepEqual(openFilesUnder(path), [path]);
   }
-  assert.equal(openFds(), before);
-  const file = libc.openFile("/dev/zero", libc.O_RDONLY);
+  assert.deepEqual(openFilesUnder(path), []);
+  const file = libc.openFile(path, libc.O_RDONLY);
   file[Symbol.dispose]();
   file[Symbol.dispose]();
   assert.equal(file.fd, -1);
-  assert.ok(fd >= 0);
+  assert.deepEqual(openFilesUnder(path), []);
 });
 
 Deno.test("mmap shares file pages; munmap releases them", () => {
@@ -64,7 +61,9 @@ Deno.test("mmap shares file pages; munmap releases them", () => {
 Deno.test("mmap of a missing fd names the call and errno", () => {
   assert.throws(
     () => libc.mmap(4096, libc.PROT_READ, libc.MAP_SHARED, 987654, 0, { path: "resource0" }),
-    (e: unknown) => e instanceof OsError && e.call === "mmap" && e.errnoName === "EBADF" && e.path === "resource0",
+    (e: unknown) =>
+      e instanceof OsError && e.call === "mmap" && e.errnoName === "EBADF" &&
+      e.path === "resource0",
   );
 });
 
@@ -74,7 +73,8 @@ Deno.test("ioctl passes buffers by address and integers by value", () => {
     assert.throws(
       () => libc.ioctl(null_.fd, 0x3b65, argument, "VFIO_CHECK_EXTENSION", { path: "/dev/null" }),
       (e: unknown) =>
-        e instanceof OsError && e.errnoName === "ENOTTY" && e.call === "ioctl(VFIO_CHECK_EXTENSION)",
+        e instanceof OsError && e.errnoName === "ENOTTY" &&
+        e.call === "ioctl(VFIO_CHECK_EXTENSION)",
     );
   }
   // FIONREAD on a pipe-like file is a real ioctl that fills an int by address.
@@ -84,7 +84,10 @@ Deno.test("ioctl passes buffers by address and integers by value", () => {
   assert.deepEqual([...count], [0, 0, 0, 0]);
   // FIONCLEX / FIOCLEX take no argument: the by-value path, observed through fdinfo.
   const cloexec = () =>
-    parseInt(Deno.readTextFileSync(`/proc/self/fdinfo/${zero.fd}`).match(/flags:\s+([0-7]+)/)![1], 8) &
+    parseInt(
+      Deno.readTextFileSync(`/proc/self/fdinfo/${zero.fd}`).match(/flags:\s+([0-7]+)/)![1],
+      8,
+    ) &
     libc.O_CLOEXEC;
   assert.equal(libc.ioctl(zero.fd, 0x5450, 0, "FIONCLEX"), 0);
   assert.equal(cloexec(), 0);
@@ -107,7 +110,13 @@ Deno.test("flock is exclusive between open file descriptions", () => {
 
 Deno.test("anonymous memory: mlock, madvise, munlock", () => {
   const length = 3 * libc.pageSize();
-  const ptr = libc.mmap(length, libc.PROT_READ | libc.PROT_WRITE, libc.MAP_PRIVATE | libc.MAP_ANONYMOUS, -1, 0);
+  const ptr = libc.mmap(
+    length,
+    libc.PROT_READ | libc.PROT_WRITE,
+    libc.MAP_PRIVATE | libc.MAP_ANONYMOUS,
+    -1,
+    0,
+  );
   try {
     libc.madvise(ptr, length, libc.MADV_DONTFORK);
     libc.mlock(ptr, length);

@@ -42,7 +42,7 @@ Deno.test("the lock file names its holder and is emptied on release", () => {
     assert.equal(Deno.readTextFileSync(path), `${Deno.pid}\n`);
   }
   assert.equal(Deno.readTextFileSync(path), "", "pid cleared; the file stays");
-  using again = DeviceLock.acquire("0000:01:00.0", { dir });
+  using _again = DeviceLock.acquire("0000:01:00.0", { dir });
   assert.equal(Deno.readTextFileSync(path), `${Deno.pid}\n`);
 });
 
@@ -53,7 +53,10 @@ Deno.test("a second process gets 'busy (held by pid N)'", async () => {
     const child = await tryInChild(dir, "0000:01:00.0");
     assert.equal(child.locked, false);
     assert.equal(child.name, "DeviceError");
-    assert.match(String(child.message), new RegExp(`^0000:01:00\\.0: busy \\(held by pid ${Deno.pid}\\); `));
+    assert.match(
+      String(child.message),
+      new RegExp(`^0000:01:00\\.0: busy \\(held by pid ${Deno.pid}\\); `),
+    );
     const other = await tryInChild(dir, "0000:02:00.0");
     assert.equal(other.locked, true, "other devices are independent");
   }

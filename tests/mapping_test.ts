@@ -64,7 +64,8 @@ Deno.test("bad lengths and missing files are refused", () => {
   assert.throws(() => Mapping.anonymous(1.5), RangeError);
   assert.throws(
     () => mapFile("/nonexistent/resource0", { hints: { ENOENT: "no such BAR" } }),
-    (e: unknown) => e instanceof OsError && e.call === "open" && e.message.endsWith("; no such BAR"),
+    (e: unknown) =>
+      e instanceof OsError && e.call === "open" && e.message.endsWith("; no such BAR"),
   );
   const empty = Deno.makeTempFileSync();
   assert.throws(() => mapFile(empty), RangeError, "an empty file has nothing to map");

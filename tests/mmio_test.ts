@@ -46,12 +46,41 @@ Deno.test("a write through one mapping is read through another (what a device se
 
 Deno.test("offsets are bounds-checked and 4-byte aligned", () => {
   const bar0 = new MappedMmio(new ArrayBuffer(BAR_SIZE), { name: "BAR0" });
-  for (const bad of [BAR_SIZE, BAR_SIZE + 4, -4, 2, 3, 1.5, NaN, Infinity, 2 ** 31, 2 ** 32, 2 ** 32 + 4]) {
+  for (
+    const bad of [
+      BAR_SIZE,
+      BAR_SIZE + 4,
+      -4,
+      2,
+      3,
+      1.5,
+      NaN,
+      Infinity,
+      2 ** 31,
+      2 ** 32,
+      2 ** 32 + 4,
+    ]
+  ) {
     assert.throws(() => bar0.read32(bad), RangeError, `read32(${bad})`);
     assert.throws(() => bar0.write32(bad, 0), RangeError, `write32(${bad})`);
   }
-  assert.throws(() => bar0.read32(0x10002), /BAR0: offset 0x10002 is not a 4-byte aligned offset below 0x10000/);
+  assert.throws(
+    () => bar0.read32(0x10002),
+    /BAR0: offset 0x10002 is not a 4-byte aligned offset below 0x10000/,
+  );
   assert.equal(bar0.read32(BAR_SIZE - 4), 0);
+});
+
+Deno.test("the offset check holds at the 2 GiB limit and for wrapped negatives", () => {
+  const bar = new MappedMmio(new ArrayBuffer(0x8000_0000)); // untouched pages cost nothing
+  assert.equal(bar.read32(0x7fff_fffc), 0);
+  bar.write32(0x7fff_fffc, 5);
+  assert.equal(bar.read32(0x7fff_fffc), 5);
+  for (const bad of [-(2 ** 31), -(2 ** 31) + 4, -4, 2 ** 31, 2 ** 32 - 4, 2 ** 32 + 0x7fff_fffc]) {
+    assert.throws(() => bar.read32(bad), RangeError, `read32(${bad})`);
+    assert.throws(() => bar.write32(bad, 1), RangeError, `write32(${bad})`);
+  }
+  assert.throws(() => new MappedMmio(new ArrayBuffer(0x8000_0004)), RangeError);
 });
 
 Deno.test("write32 takes uint32 values and int32 bit patterns only", () => {
@@ -69,7 +98,11 @@ Deno.test("read-only: every write throws before touching anything; the file is u
   const before = sha256(path);
   {
     using mapping = mapFile(path, { readOnly: true });
-    using bar0 = new MappedMmio(mapping.buffer, { name: "0000:01:00.0 BAR0", readOnly: true, bdf: "0000:01:00.0" });
+    using bar0 = new MappedMmio(mapping.buffer, {
+      name: "0000:01:00.0 BAR0",
+      readOnly: true,
+      bdf: "0000:01:00.0",
+    });
     assert.equal(bar0.read32(0), 0x162000a1);
     assert.throws(
       () => bar0.write32(0x100, 1),
@@ -114,7 +147,11 @@ Deno.test("poll times out with the last value and the register name", async () =
   });
   assert.ok(performance.now() - t0 >= 29);
   await assert.rejects(
-    bar0.poll(0x100, () => false, { timeoutMs: 5, intervalMs: 0, name: "NV_PFALCON_FALCON_CPUCTL" }),
+    bar0.poll(0x100, () => false, {
+      timeoutMs: 5,
+      intervalMs: 0,
+      name: "NV_PFALCON_FALCON_CPUCTL",
+    }),
     /waiting on NV_PFALCON_FALCON_CPUCTL \(last value 0x00000010\)/,
   );
 });

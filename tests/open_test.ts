@@ -5,13 +5,21 @@ import { buildSysfsTree } from "./_sysfs_fixture.ts";
 
 Deno.test("write access to a GPU held by a kernel driver is refused with the bind commands", async () => {
   using tree = buildSysfsTree();
-  for (const [bdf, driver, id] of [["0000:01:00.0", "nouveau", "10de 1e07"], ["0000:05:00.0", "nvidia", "10de 2684"]]) {
+  for (
+    const [bdf, driver, id] of [["0000:01:00.0", "nouveau", "10de 1e07"], [
+      "0000:05:00.0",
+      "nvidia",
+      "10de 2684",
+    ]]
+  ) {
     for (const backend of ["sysfs", "vfio"] as const) {
       await assert.rejects(
         openDevice(bdf, { backend, sysfsRoot: tree.root, lockDir: Deno.makeTempDirSync() }),
         (e: unknown) => {
           assert.ok(e instanceof DeviceError);
-          assert.ok(e.message.includes(`driven by the kernel's ${driver} driver; refusing write access`));
+          assert.ok(
+            e.message.includes(`driven by the kernel's ${driver} driver; refusing write access`),
+          );
           assert.ok(e.message.includes(`echo ${bdf} > /sys/bus/pci/devices/${bdf}/driver/unbind`));
           assert.ok(e.message.includes(`echo ${id} > /sys/bus/pci/drivers/vfio-pci/new_id`));
           return true;
@@ -52,7 +60,10 @@ Deno.test("the default backend is vfio for writing: an unbound GPU gets the bind
   await assert.rejects(openDevice("03:00.0", { sysfsRoot: tree.root }), (e: unknown) => {
     assert.ok(e instanceof DeviceError);
     assert.match(e.message, /bound to no driver, but VFIO needs vfio-pci/);
-    assert.match(e.message, /modprobe vfio-pci; echo 10de 2330 > \/sys\/bus\/pci\/drivers\/vfio-pci\/new_id/);
+    assert.match(
+      e.message,
+      /modprobe vfio-pci; echo 10de 2330 > \/sys\/bus\/pci\/drivers\/vfio-pci\/new_id/,
+    );
     return true;
   });
   await assert.rejects(

@@ -37,8 +37,14 @@ Deno.test("write access is refused while any kernel GPU driver is bound", () => 
     const info = { ...TU102, driver };
     const e = refusal(info, false, "sysfs");
     assert.equal(e.bdf, "0000:01:00.0");
-    assert.ok(e.message.startsWith(`0000:01:00.0: driven by the kernel's ${driver} driver; refusing write access; `));
-    assert.ok(e.message.includes("echo 0000:01:00.0 > /sys/bus/pci/devices/0000:01:00.0/driver/unbind"));
+    assert.ok(
+      e.message.startsWith(
+        `0000:01:00.0: driven by the kernel's ${driver} driver; refusing write access; `,
+      ),
+    );
+    assert.ok(
+      e.message.includes("echo 0000:01:00.0 > /sys/bus/pci/devices/0000:01:00.0/driver/unbind"),
+    );
     assert.ok(e.message.includes("echo 10de 1e07 > /sys/bus/pci/drivers/vfio-pci/new_id"));
     checkDeviceAccess(info, { readOnly: true, backend: "sysfs" }); // reading is allowed
   }
@@ -49,7 +55,10 @@ Deno.test("VFIO needs vfio-pci and an IOMMU group", () => {
   const unbound = refusal(TU102, false, "vfio");
   assert.match(unbound.message, /bound to no driver, but VFIO needs vfio-pci/);
   assert.ok(!unbound.message.includes("driver/unbind"), "nothing to unbind");
-  assert.match(refusal({ ...TU102, driver: "nvidia" }, true, "vfio").message, /VFIO needs vfio-pci|refusing/);
+  assert.match(
+    refusal({ ...TU102, driver: "nvidia" }, true, "vfio").message,
+    /VFIO needs vfio-pci|refusing/,
+  );
   const noGroup = refusal({ ...TU102, driver: "vfio-pci", iommuGroup: null }, false, "vfio");
   assert.match(noGroup.message, /no IOMMU group.*intel_iommu=on or amd_iommu=on/);
 });
@@ -57,7 +66,11 @@ Deno.test("VFIO needs vfio-pci and an IOMMU group", () => {
 Deno.test("non-NVIDIA devices and non-GPU NVIDIA functions are refused, even read-only", () => {
   const amd = refusal({ ...TU102, vendor: 0x1002, device: 0x73bf }, true, "sysfs");
   assert.match(amd.message, /not an NVIDIA device \(vendor 0x1002\)/);
-  const audio = refusal({ ...TU102, bdf: "0000:01:00.1", device: 0x10f7, class: 0x040300 }, true, "sysfs");
+  const audio = refusal(
+    { ...TU102, bdf: "0000:01:00.1", device: 0x10f7, class: 0x040300 },
+    true,
+    "sysfs",
+  );
   assert.match(audio.message, /class 0x040300, not a GPU/);
 });
 
@@ -72,10 +85,13 @@ Deno.test("vfioBindCommands are exact shell lines", () => {
     "echo 0000:01:00.0 > /sys/bus/pci/devices/0000:01:00.0/driver/unbind",
     "echo 10de 1e07 > /sys/bus/pci/drivers/vfio-pci/new_id",
   ]);
-  assert.deepEqual(vfioBindCommands({ bdf: "0000:0a:00.0", vendor: 0x10de, device: 0x2b85, driver: null }), [
-    "modprobe vfio-pci",
-    "echo 10de 2b85 > /sys/bus/pci/drivers/vfio-pci/new_id",
-  ]);
+  assert.deepEqual(
+    vfioBindCommands({ bdf: "0000:0a:00.0", vendor: 0x10de, device: 0x2b85, driver: null }),
+    [
+      "modprobe vfio-pci",
+      "echo 10de 2b85 > /sys/bus/pci/drivers/vfio-pci/new_id",
+    ],
+  );
 });
 
 Deno.test("a non-viable group names each blocking member and how to bind it", () => {
@@ -91,12 +107,17 @@ Deno.test("a non-viable group names each blocking member and how to bind it", ()
     ),
     e.message,
   );
-  assert.ok(e.message.includes("echo 0000:01:00.1 > /sys/bus/pci/devices/0000:01:00.1/driver/unbind"));
+  assert.ok(
+    e.message.includes("echo 0000:01:00.1 > /sys/bus/pci/devices/0000:01:00.1/driver/unbind"),
+  );
   assert.ok(e.message.includes("echo 10de 1ad6 > /sys/bus/pci/drivers/vfio-pci/new_id"));
   assert.ok(!e.message.includes("0000:01:00.3"), "members already on vfio-pci are not blamed");
   const single = groupNotViableError(TU102, [
     { bdf: "0000:01:00.1", vendor: 0x10de, device: 0x10f7, driver: "snd_hda_intel" },
   ]);
-  assert.match(single.message, /also holds 0000:01:00\.1 \(snd_hda_intel\); bind it to vfio-pci too/);
+  assert.match(
+    single.message,
+    /also holds 0000:01:00\.1 \(snd_hda_intel\); bind it to vfio-pci too/,
+  );
   assert.match(groupNotViableError(TU102, []).message, /IOMMU group 12 is not viable/);
 });

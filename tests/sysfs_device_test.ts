@@ -1,18 +1,15 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { DeviceError } from "../errors.ts";
+import { DeviceError, OsError } from "../errors.ts";
 import { lockDevice } from "../pci/lock.ts";
 import { openDevice } from "../pci/open.ts";
 import { readPciDevice } from "../pci/sysfs.ts";
 import { openSysfsDevice } from "../pci/sysfs_device.ts";
+import { openFilesUnder } from "./_proc.ts";
 import { buildSysfsTree } from "./_sysfs_fixture.ts";
 
 function sha256(path: string): string {
   return createHash("sha256").update(Deno.readFileSync(path)).digest("hex");
-}
-
-function openFds(): number {
-  return [...Deno.readDirSync("/proc/self/fd")].length;
 }
 
 Deno.test("read-only over sysfs: BAR0 and config read, every write refused, files unchanged", async () => {
@@ -27,7 +24,11 @@ Deno.test("read-only over sysfs: BAR0 and config read, every write refused, file
   const before = [sha256(resource0), sha256(config)];
   {
     // nouveau is bound: reading is allowed, writing is not
-    await using gpu = await openDevice("0000:01:00.0", { readOnly: true, sysfsRoot: tree.root, lockDir });
+    await using gpu = await openDevice("0000:01:00.0", {
+      readOnly: true,
+      sysfsRoot: tree.root,
+      lockDir,
+    });
     assert.equal(gpu.readOnly, true);
     assert.equal(gpu.info.bdf, "0000:01:00.0");
     assert.equal(gpu.info.driver, "nouveau");
@@ -62,19 +63,22 @@ Deno.test("read-write over sysfs on an unbound GPU: writes reach resource0 and c
     gpu.config.write16(4, 0x0006);
     assert.equal(await gpu.bar0.poll(0x1700, (v) => v !== 0, { timeoutMs: 10 }), 0x10000);
   }
-  assert.equal(new DataView(Deno.readFileSync(`${dir}/resource0`).buffer).getUint32(0x1700, true), 0x10000);
+  assert.equal(
+    new DataView(Deno.readFileSync(`${dir}/resource0`).buffer).getUint32(0x1700, true),
+    0x10000,
+  );
   assert.equal(new DataView(Deno.readFileSync(`${dir}/config`).buffer).getUint16(4, true), 0x0006);
 });
 
 Deno.test("disposing releases the mapping, the config fd and the lock", async () => {
   using tree = buildSysfsTree();
   const lockDir = Deno.makeTempDirSync();
-  const fds = openFds();
   const gpu = await openDevice("0000:03:00.0", { readOnly: true, sysfsRoot: tree.root, lockDir });
   const bar0 = gpu.bar0;
-  assert.ok(openFds() > fds);
+  const held = openFilesUnder(tree.root, lockDir);
+  assert.equal(held.length, 2, `the config file and the lock file: ${held}`);
   await gpu[Symbol.asyncDispose]();
-  assert.equal(openFds(), fds, "no descriptor left open");
+  assert.deepEqual(openFilesUnder(tree.root, lockDir), [], "no descriptor left open");
   assert.throws(() => bar0.read32(0), /closed/);
   assert.throws(() => gpu.config.read16(0), /closed/);
   using lock = lockDevice("0000:03:00.0", { dir: lockDir });
@@ -84,25 +88,29 @@ Deno.test("disposing releases the mapping, the config fd and the lock", async ()
 Deno.test("a second open of the same device is busy", async () => {
   using tree = buildSysfsTree();
   const lockDir = Deno.makeTempDirSync();
-  await using _first = await openDevice("0000:03:00.0", { readOnly: true, sysfsRoot: tree.root, lockDir });
-  const fds = openFds();
+  await using _first = await openDevice("0000:03:00.0", {
+    readOnly: true,
+    sysfsRoot: tree.root,
+    lockDir,
+  });
+  const held = openFilesUnder(tree.root, lockDir);
   await assert.rejects(
     openDevice("0000:03:00.0", { readOnly: true, sysfsRoot: tree.root, lockDir }),
-    (e: unknown) => e instanceof DeviceError && e.message.includes(`busy (held by pid ${Deno.pid})`),
+    (e: unknown) =>
+      e instanceof DeviceError && e.message.includes(`busy (held by pid ${Deno.pid})`),
   );
-  assert.equal(openFds(), fds, "the failed open left nothing open");
+  assert.deepEqual(openFilesUnder(tree.root, lockDir), held, "the failed open left nothing open");
 });
 
 Deno.test("a BAR0 file whose size disagrees with the resource table is refused; nothing leaks", async () => {
   using tree = buildSysfsTree();
   const lockDir = Deno.makeTempDirSync();
   Deno.truncateSync(`${tree.devicePath("0000:03:00.0")}/resource0`, 4096);
-  const fds = openFds();
   await assert.rejects(
     openDevice("0000:03:00.0", { readOnly: true, sysfsRoot: tree.root, lockDir }),
     /resource0 is 4096 bytes but the resource table says BAR0 is 16777216/,
   );
-  assert.equal(openFds(), fds);
+  assert.deepEqual(openFilesUnder(tree.root, lockDir), []);
   using lock = lockDevice("0000:03:00.0", { dir: lockDir }); // the lock was released
   assert.ok(lock);
 });
@@ -113,5 +121,32 @@ Deno.test("a missing resource0 is an OsError naming the path", async () => {
   assert.throws(
     () => openSysfsDevice(info, { readOnly: true, lockDir: Deno.makeTempDirSync() }),
     /open .*0000:01:00\.1\/resource0 failed: ENOENT/,
+  );
+});
+
+Deno.test("a refused resource0 open says it needs root or CAP_SYS_ADMIN", async () => {
+  using tree = buildSysfsTree();
+  const resource0 = `${tree.devicePath("0000:03:00.0")}/resource0`;
+  if (Deno.uid() === 0) {
+    // root passes permission bits; a read-only sysfs file refuses a write open even to root
+    try {
+      Deno.statSync("/sys/kernel/notes");
+    } catch {
+      return;
+    }
+    Deno.removeSync(resource0);
+    Deno.symlinkSync("/sys/kernel/notes", resource0);
+  } else {
+    Deno.chmodSync(resource0, 0o000);
+  }
+  await assert.rejects(
+    openDevice("0000:03:00.0", {
+      backend: "sysfs",
+      sysfsRoot: tree.root,
+      lockDir: Deno.makeTempDirSync(),
+    }),
+    (e: unknown) =>
+      e instanceof OsError && e.errnoName === "EACCES" && e.path === resource0 &&
+      e.message.endsWith("; mapping a BAR through sysfs needs root or CAP_SYS_ADMIN"),
   );
 });

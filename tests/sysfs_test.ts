@@ -20,7 +20,9 @@ Deno.test("fixture tree has the kernel's link layout", () => {
   assert.equal(Deno.readLinkSync(`${dir}/iommu_group`), "../../../../kernel/iommu_groups/12");
   // links resolve
   assert.ok(Deno.statSync(`${tree.root}/bus/pci/devices/0000:01:00.0/driver`).isDirectory);
-  assert.ok(Deno.statSync(`${tree.root}/kernel/iommu_groups/12/devices/0000:01:00.0/vendor`).isFile);
+  assert.ok(
+    Deno.statSync(`${tree.root}/kernel/iommu_groups/12/devices/0000:01:00.0/vendor`).isFile,
+  );
   assert.equal(
     Deno.realPathSync(`${tree.root}/bus/pci/devices/0000:00:00.0`),
     Deno.realPathSync(`${tree.root}/devices/pci0000:00/0000:00:00.0`),

@@ -81,7 +81,8 @@ Deno.test("struct sizes and field offsets match the kernel ABI", () => {
 
 function ccAvailable(): boolean {
   try {
-    return new Deno.Command("cc", { args: ["--version"], stdout: "null", stderr: "null" }).outputSync()
+    return new Deno.Command("cc", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync()
       .success && Deno.statSync("/usr/include/linux/vfio.h").isFile;
   } catch {
     return false;
@@ -98,7 +99,12 @@ Deno.test({
   fn() {
     // Fields a header may lack: the pad added to vfio_device_info in 2023.
     const optional = new Set(["vfio_device_info.pad"]);
-    const lines = ["#include <stdio.h>", "#include <stddef.h>", "#include <linux/vfio.h>", "int main(void) {"];
+    const lines = [
+      "#include <stdio.h>",
+      "#include <stddef.h>",
+      "#include <linux/vfio.h>",
+      "int main(void) {",
+    ];
     lines.push('  printf("{");');
     for (const name of Object.keys(EXPECTED_IOCTLS)) {
       lines.push(`  printf("\\"ioctl.${name}\\": %lu, ", (unsigned long)${name});`);
@@ -121,7 +127,8 @@ Deno.test({
     const dir = Deno.makeTempDirSync();
     try {
       Deno.writeTextFileSync(`${dir}/abi.c`, lines.join("\n"));
-      const build = new Deno.Command("cc", { args: ["-o", `${dir}/abi`, `${dir}/abi.c`] }).outputSync();
+      const build = new Deno.Command("cc", { args: ["-o", `${dir}/abi`, `${dir}/abi.c`] })
+        .outputSync();
       assert.ok(build.success, new TextDecoder().decode(build.stderr));
       const run = new Deno.Command(`${dir}/abi`).outputSync();
       const kernel = JSON.parse(new TextDecoder().decode(run.stdout)) as Record<string, number>;
@@ -166,7 +173,13 @@ Deno.test("device info round trip", () => {
   v.setUint32(4, 0x3, true);
   v.setUint32(8, 9, true);
   v.setUint32(12, 5, true);
-  assert.deepEqual(decodeDeviceInfo(b), { argsz: 24, flags: 3, numRegions: 9, numIrqs: 5, capOffset: 0 });
+  assert.deepEqual(decodeDeviceInfo(b), {
+    argsz: 24,
+    flags: 3,
+    numRegions: 9,
+    numIrqs: 5,
+    capOffset: 0,
+  });
 });
 
 Deno.test("region info: request, plain answer, and capability chain", () => {
@@ -281,6 +294,9 @@ Deno.test("IOMMU info with an IOVA range capability", () => {
 });
 
 Deno.test("string and int arguments", () => {
-  assert.deepEqual([...encodeCString("0000:01:00.0")], [...new TextEncoder().encode("0000:01:00.0"), 0]);
+  assert.deepEqual([...encodeCString("0000:01:00.0")], [
+    ...new TextEncoder().encode("0000:01:00.0"),
+    0,
+  ]);
   assert.deepEqual([...encodeInt32(0x12345678)], [0x78, 0x56, 0x34, 0x12]);
 });

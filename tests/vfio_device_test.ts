@@ -7,19 +7,16 @@ import {
   decodeDmaMap,
   decodeDmaUnmap,
   VFIO_IOCTL,
-  type VfioIoctlName,
   VFIO_STRUCTS,
+  type VfioIoctlName,
 } from "../pci/vfio_abi.ts";
 import { openVfioDevice } from "../pci/vfio_device.ts";
+import { openFilesUnder } from "./_proc.ts";
 import { buildSysfsTree } from "./_sysfs_fixture.ts";
 
 const BAR0_SIZE = 16 << 20;
 const CONFIG_OFFSET = BAR0_SIZE; // where the fake device file keeps config space
 const NAMES = new Map(Object.entries(VFIO_IOCTL).map(([name, n]) => [n, name as VfioIoctlName]));
-
-function openFds(): number {
-  return [...Deno.readDirSync("/proc/self/fd")].length;
-}
 
 /**
  * A VFIO kernel in miniature: answers the ioctls the backend makes, over
@@ -39,7 +36,10 @@ class FakeVfio {
   constructor(readonly deviceFile: string) {}
 
   command(): number {
-    return new DataView(Deno.readFileSync(this.deviceFile).buffer).getUint16(CONFIG_OFFSET + 4, true);
+    return new DataView(Deno.readFileSync(this.deviceFile).buffer).getUint16(
+      CONFIG_OFFSET + 4,
+      true,
+    );
   }
 
   ioctl: IoctlFunction = (fd, request, argument, name, context) => {
@@ -159,6 +159,8 @@ interface Setup extends Disposable {
   options: Parameters<typeof openVfioDevice>[1];
   info: Awaited<ReturnType<typeof readPciDevice>>;
   lockDir: string;
+  /** Every file and directory the setup created, to look for leaked descriptors. */
+  paths: string[];
 }
 
 async function setup(editGroup?: (driverOf01: { driver: string | null }) => void): Promise<Setup> {
@@ -184,6 +186,7 @@ async function setup(editGroup?: (driverOf01: { driver: string | null }) => void
     fake,
     info,
     lockDir,
+    paths: [tree.root, devRoot, deviceFile, lockDir],
     options: { readOnly: false, devRoot, sysfsRoot: tree.root, lockDir, ioctl: fake.ioctl },
     [Symbol.dispose]() {
       tree[Symbol.dispose]();
@@ -195,7 +198,6 @@ async function setup(editGroup?: (driverOf01: { driver: string | null }) => void
 
 Deno.test("VFIO open follows the kernel's order and releases everything in reverse", async () => {
   using s = await setup();
-  const fds = openFds();
   const gpu = await openVfioDevice(s.info, s.options);
   assert.deepEqual(s.fake.calls, [
     "VFIO_GET_API_VERSION",
@@ -210,8 +212,23 @@ Deno.test("VFIO open follows the kernel's order and releases everything in rever
     "VFIO_DEVICE_GET_REGION_INFO",
     "VFIO_DEVICE_GET_REGION_INFO",
   ]);
-  assert.deepEqual(s.fake.regionArgsz, [256, 320, 256], "BAR0 info retried with the size asked for");
+  assert.deepEqual(
+    s.fake.regionArgsz,
+    [256, 320, 256],
+    "BAR0 info retried with the size asked for",
+  );
   assert.equal(s.fake.command() & 0x6, 0x6, "memory decode and bus mastering enabled");
+  assert.deepEqual(
+    openFilesUnder(...s.paths).map((p) => p.slice(p.lastIndexOf("/") + 1)).sort(),
+    [
+      "13",
+      s.fake.deviceFile.slice(s.fake.deviceFile.lastIndexOf("/") + 1),
+      "falconry-0000:02:00.0.lock",
+      "vfio",
+    ]
+      .sort(),
+    "group, device, lock and container are open",
+  );
 
   assert.equal(gpu.bar0.size, BAR0_SIZE);
   assert.equal(gpu.bar0.read32(0), 0x172000a1);
@@ -230,12 +247,23 @@ Deno.test("VFIO open follows the kernel's order and releases everything in rever
   s.fake.calls.length = 0;
   await gpu[Symbol.asyncDispose]();
   assert.deepEqual(s.fake.calls, ["VFIO_IOMMU_UNMAP_DMA", "VFIO_GROUP_UNSET_CONTAINER"]);
-  assert.deepEqual(s.fake.busMasterAtUnmap, [true, false], "bus mastering is off before the last unmap");
+  assert.deepEqual(
+    s.fake.busMasterAtUnmap,
+    [true, false],
+    "bus mastering is off before the last unmap",
+  );
   assert.equal(s.fake.command() & 0x4, 0, "bus mastering restored to off");
   assert.equal(s.fake.dmaMaps.size, 0);
   assert.equal(ring.bytes.length, 0);
-  assert.equal(openFds(), fds, "container, group and device descriptors closed");
-  assert.equal(new DataView(Deno.readFileSync(s.fake.deviceFile).buffer).getUint32(0x1000, true), 0xabcd);
+  assert.deepEqual(
+    openFilesUnder(...s.paths),
+    [],
+    "container, group and device descriptors closed",
+  );
+  assert.equal(
+    new DataView(Deno.readFileSync(s.fake.deviceFile).buffer).getUint32(0x1000, true),
+    0xabcd,
+  );
   using lock = lockDevice("0000:02:00.0", { dir: s.lockDir });
   assert.ok(lock, "lock released");
 });
@@ -265,14 +293,13 @@ Deno.test("a failure at any step releases the steps before it", async () => {
   for (const step of steps) {
     using s = await setup();
     s.fake.failAt = step;
-    const fds = openFds();
     await assert.rejects(openVfioDevice(s.info, s.options), (e: unknown) => {
       assert.ok(e instanceof OsError, String(e));
       assert.equal(e.call, `ioctl(${step})`);
       assert.equal(e.errnoName, "EBUSY");
       return true;
     });
-    assert.equal(openFds(), fds, `nothing left open after ${step} failed`);
+    assert.deepEqual(openFilesUnder(...s.paths), [], `nothing left open after ${step} failed`);
     const attached = s.fake.calls.includes("VFIO_GROUP_SET_CONTAINER");
     assert.equal(s.fake.calls.includes("VFIO_GROUP_UNSET_CONTAINER"), attached, step);
     using lock = lockDevice("0000:02:00.0", { dir: s.lockDir });
@@ -283,7 +310,10 @@ Deno.test("a failure at any step releases the steps before it", async () => {
 Deno.test("EBUSY on the device names who to suspect", async () => {
   using s = await setup();
   s.fake.failAt = "VFIO_GROUP_GET_DEVICE_FD";
-  await assert.rejects(openVfioDevice(s.info, s.options), /EBUSY \(errno 16\); 0000:02:00\.0 is already open elsewhere/);
+  await assert.rejects(
+    openVfioDevice(s.info, s.options),
+    /EBUSY \(errno 16\); 0000:02:00\.0 is already open elsewhere/,
+  );
 });
 
 Deno.test("a non-viable group names the members to rebind", async () => {
@@ -294,7 +324,9 @@ Deno.test("a non-viable group names the members to rebind", async () => {
   await assert.rejects(openVfioDevice(s.info, s.options), (e: unknown) => {
     assert.ok(e instanceof DeviceError);
     assert.ok(
-      e.message.includes("IOMMU group 13 also holds 0000:02:00.1 (snd_hda_intel); bind it to vfio-pci too"),
+      e.message.includes(
+        "IOMMU group 13 also holds 0000:02:00.1 (snd_hda_intel); bind it to vfio-pci too",
+      ),
       e.message,
     );
     assert.ok(e.message.includes("echo 10de 1aef > /sys/bus/pci/drivers/vfio-pci/new_id"));
@@ -305,15 +337,13 @@ Deno.test("a non-viable group names the members to rebind", async () => {
 Deno.test("a BAR0 that is only partly mappable is refused", async () => {
   using s = await setup();
   s.fake.sparseBar0 = true;
-  const fds = openFds();
   await assert.rejects(openVfioDevice(s.info, s.options), /only parts of BAR0 be mapped/);
-  assert.equal(openFds(), fds);
+  assert.deepEqual(openFilesUnder(...s.paths), []);
 });
 
 Deno.test("missing /dev/vfio and a non-VFIO file give OsErrors with what to do", async () => {
   using s = await setup();
   const empty = Deno.makeTempDirSync();
-  const fds = openFds();
   await assert.rejects(
     openVfioDevice(s.info, { ...s.options, devRoot: empty, ioctl: undefined }),
     (e: unknown) =>
@@ -326,5 +356,5 @@ Deno.test("missing /dev/vfio and a non-VFIO file give OsErrors with what to do",
     (e: unknown) =>
       e instanceof OsError && e.call === "ioctl(VFIO_GET_API_VERSION)" && e.errnoName === "ENOTTY",
   );
-  assert.equal(openFds(), fds);
+  assert.deepEqual(openFilesUnder(...s.paths), []);
 });

@@ -4,6 +4,7 @@ import { IovaAllocator } from "../pci/iova.ts";
 import { O_RDWR, openFile, pageSize } from "../pci/libc.ts";
 import { HUGE_PAGE_SIZE } from "../pci/mapping.ts";
 import { type DmaMapper, IommuDmaAllocator, vfioDmaMapper } from "../pci/vfio_dma.ts";
+import { lockedKiBAt } from "./_proc.ts";
 
 interface Call {
   op: "map" | "unmap";
@@ -12,13 +13,15 @@ interface Call {
   size: bigint;
 }
 
-function recorder(options: { failMap?: boolean; failUnmap?: boolean } = {}): DmaMapper & { calls: Call[] } {
+function recorder(
+  options: { failMap?: boolean; failUnmap?: boolean } = {},
+): DmaMapper & { calls: Call[] } {
   const calls: Call[] = [];
   return {
     calls,
     map(vaddr, iova, size) {
-      if (options.failMap) throw new FalconryError("map refused");
       calls.push({ op: "map", vaddr, iova, size });
+      if (options.failMap) throw new FalconryError("map refused");
     },
     unmap(iova, size) {
       calls.push({ op: "unmap", iova, size });
@@ -27,14 +30,10 @@ function recorder(options: { failMap?: boolean; failUnmap?: boolean } = {}): Dma
   };
 }
 
-function lockedKiB(): number {
-  return Number(Deno.readTextFileSync("/proc/self/status").match(/VmLck:\s+(\d+) kB/)![1]);
-}
-
 Deno.test("alloc maps zeroed, locked memory at an aligned IOVA; dispose undoes it", () => {
   const mapper = recorder();
   using dma = new IommuDmaAllocator(mapper, new IovaAllocator(), { name: "0000:02:00.0" });
-  const lockedBefore = lockedKiB();
+  let vaddr = 0n;
   {
     using buffer = dma.alloc(10_000, { align: 0x10000 });
     const page = pageSize();
@@ -54,13 +53,14 @@ Deno.test("alloc maps zeroed, locked memory at an aligned IOVA; dispose undoes i
       Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(call.vaddr!)!, 8),
     );
     assert.equal(seen[5], 0x5a);
-    assert.equal(lockedKiB() - lockedBefore, buffer.size / 1024, "pages are mlocked");
+    vaddr = call.vaddr!;
+    assert.equal(lockedKiBAt(vaddr), buffer.size / 1024, "pages are mlocked");
     assert.equal(dma.live, 1);
   }
   assert.deepEqual(mapper.calls.map((c) => c.op), ["map", "unmap"]);
   assert.equal(mapper.calls[1].iova, 1n << 32n);
   assert.equal(dma.live, 0);
-  assert.equal(lockedKiB(), lockedBefore, "munlocked");
+  assert.equal(lockedKiBAt(vaddr), null, "unmapped");
   using again = dma.alloc(1);
   assert.equal(again.iova, 1n << 32n, "the IOVA is reused");
 });
@@ -70,18 +70,21 @@ Deno.test("2 MiB buffers get 2 MiB-aligned IOVAs when backed by huge pages", () 
   using small = dma.alloc(4096);
   using big = dma.alloc(HUGE_PAGE_SIZE);
   assert.equal(big.size, HUGE_PAGE_SIZE);
-  const hugeFree = Number(Deno.readTextFileSync("/proc/meminfo").match(/HugePages_Free:\s+(\d+)/)![1]);
+  const hugeFree = Number(
+    Deno.readTextFileSync("/proc/meminfo").match(/HugePages_Free:\s+(\d+)/)![1],
+  );
   if (hugeFree > 0) assert.equal(big.iova % BigInt(HUGE_PAGE_SIZE), 0n);
   assert.notEqual(small.iova, big.iova);
 });
 
 Deno.test("a failed IOMMU map releases the memory and the IOVA", () => {
   const iova = new IovaAllocator();
-  const dma = new IommuDmaAllocator(recorder({ failMap: true }), iova, { name: "t" });
-  const lockedBefore = lockedKiB();
+  const mapper = recorder({ failMap: true });
+  const dma = new IommuDmaAllocator(mapper, iova, { name: "t" });
   assert.throws(() => dma.alloc(8192), /map refused/);
   assert.equal(dma.live, 0);
-  assert.equal(lockedKiB(), lockedBefore);
+  assert.equal(mapper.calls.length, 1);
+  assert.equal(lockedKiBAt(mapper.calls[0].vaddr!), null, "memory unmapped");
   assert.deepEqual(iova.freeRanges, new IovaAllocator().freeRanges, "IOVA space is whole again");
 });
 
@@ -108,8 +111,14 @@ Deno.test("disposing the allocator disposes every live buffer; errors are not sw
 });
 
 Deno.test("read-only and bad sizes are refused", () => {
-  const ro = new IommuDmaAllocator(recorder(), new IovaAllocator(), { name: "0000:02:00.0", readOnly: true });
-  assert.throws(() => ro.alloc(4096), (e: unknown) => e instanceof DeviceError && /read-only/.test(e.message));
+  const ro = new IommuDmaAllocator(recorder(), new IovaAllocator(), {
+    name: "0000:02:00.0",
+    readOnly: true,
+  });
+  assert.throws(
+    () => ro.alloc(4096),
+    (e: unknown) => e instanceof DeviceError && /read-only/.test(e.message),
+  );
   const dma = new IommuDmaAllocator(recorder(), new IovaAllocator(), { name: "t" });
   for (const bad of [0, -1, 1.5, NaN]) assert.throws(() => dma.alloc(bad), RangeError);
 });
