@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { FirmwareFormatError } from "../errors.ts";
 import { bufferSource, countingSource } from "../firmware/byte_source.ts";
 import { forgeVbios } from "../firmware/forge/vbios.ts";
 import {
@@ -12,15 +11,7 @@ import {
 } from "../firmware/vbios/bit.ts";
 import { walkRomImages } from "../firmware/vbios/rom_images.ts";
 import { realVbiosTest } from "./_real.ts";
-
-function throwsFormat(fn: () => unknown, field: string, offset?: number): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof FirmwareFormatError, `not a FirmwareFormatError: ${e}`);
-    assert.equal(e.field, field, e.message);
-    if (offset !== undefined) assert.equal(e.offset, offset, e.message);
-    return true;
-  });
-}
+import { throwsFormat } from "./_assert.ts";
 
 /** Make a BIT header's 12 bytes sum to 0 again after an edit. */
 function fixChecksum(bytes: Uint8Array, bit: number): void {

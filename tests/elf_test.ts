@@ -15,19 +15,7 @@ import { forgeElf, forgeGspImage } from "../firmware/forge/elf.ts";
 import { patternBytes } from "../firmware/forge/_writer.ts";
 import { fileSource } from "../loader/gsp_image.ts";
 import { realFirmwareTest } from "./_real.ts";
-
-function assertFormatError(fn: () => unknown, field: string, offset?: number): FirmwareFormatError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof FirmwareFormatError, `expected FirmwareFormatError, got ${caught}`);
-  assert.equal(caught.field, field, caught.message);
-  if (offset !== undefined) assert.equal(caught.offset, offset, caught.message);
-  return caught;
-}
+import { assertFormatError } from "./_assert.ts";
 
 function patch(bytes: Uint8Array, edit: (view: DataView) => void): Uint8Array {
   const copy = bytes.slice();

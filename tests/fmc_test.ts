@@ -16,19 +16,7 @@ import { FMC_SIZES, forgeElf, forgeFmc } from "../firmware/forge/elf.ts";
 import { patternBytes } from "../firmware/forge/_writer.ts";
 import { fileSource } from "../loader/gsp_image.ts";
 import { realFirmwareTest } from "./_real.ts";
-
-function assertFormatError(fn: () => unknown, field: string, offset?: number): FirmwareFormatError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof FirmwareFormatError, `expected FirmwareFormatError, got ${caught}`);
-  assert.equal(caught.field, field, caught.message);
-  if (offset !== undefined) assert.equal(caught.offset, offset, caught.message);
-  return caught;
-}
+import { assertFormatError } from "./_assert.ts";
 
 const isZero = (b: Uint8Array) => b.every((x) => x === 0);
 

@@ -270,7 +270,7 @@ Deno.test("fuzz CLI: a finding exits 1 with a replay command that reproduces it"
   assert.equal(fuzz.code, 1, new TextDecoder().decode(fuzz.stderr));
   const report = JSON.parse(new TextDecoder().decode(fuzz.stdout));
   assert.equal(report.findings[0].kind, "exception");
-  const replayArgs = report.findings[0].reproduce.split(" ").slice(3);
+  const replayArgs = report.findings[0].reproduce.split(" ").slice(4);
   assert.deepEqual(replayArgs.slice(0, 4), ["--seed", "1", "--target", "self-test-type-error"]);
   const replayed = await run(...replayArgs);
   assert.equal(replayed.code, 1);

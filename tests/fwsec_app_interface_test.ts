@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { FirmwareFormatError } from "../errors.ts";
 import { forgeFwsecDmem } from "../firmware/forge/vbios.ts";
 import {
   APP_INTERFACE_ID_DMEM_MAPPER,
@@ -10,19 +9,7 @@ import {
   parseDmemMapper,
 } from "../firmware/fwsec/app_interface.ts";
 import { realVbiosTest } from "./_real.ts";
-
-function throwsFormat(fn: () => unknown, field: string, offset?: number): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof FirmwareFormatError, `not a FirmwareFormatError: ${e}`);
-    assert.equal(e.field, field, e.message);
-    if (offset !== undefined) assert.equal(e.offset, offset, e.message);
-    return true;
-  });
-}
-
-function view(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
+import { throwsFormat, view } from "./_assert.ts";
 
 Deno.test("app interface: constants", () => {
   assert.equal(APP_INTERFACE_ID_DMEM_MAPPER, 4);

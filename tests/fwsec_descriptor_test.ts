@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { FirmwareFormatError } from "../errors.ts";
 import { forgeFalconUcodeDesc } from "../firmware/forge/vbios.ts";
 import {
   BCRT30_RSA3K_SIG_SIZE,
@@ -11,19 +10,7 @@ import {
   parseFalconUcodeDescHeader,
 } from "../firmware/fwsec/descriptor.ts";
 import { realVbiosTest } from "./_real.ts";
-
-function throwsFormat(fn: () => unknown, field: string, offset?: number): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof FirmwareFormatError, `not a FirmwareFormatError: ${e}`);
-    assert.equal(e.field, field, e.message);
-    if (offset !== undefined) assert.equal(e.offset, offset, e.message);
-    return true;
-  });
-}
-
-function view(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
+import { throwsFormat, view } from "./_assert.ts";
 
 Deno.test("descriptor: sizes", () => {
   assert.equal(FALCON_UCODE_DESC_V2_SIZE, 60);

@@ -6,19 +6,7 @@ import { forgeVbios } from "../firmware/forge/vbios.ts";
 import { extractFwsec, extractFwsecFromLayout } from "../firmware/fwsec/extract.ts";
 import { readVbiosLayout } from "../firmware/vbios/vbios_layout.ts";
 import { realVbiosTest } from "./_real.ts";
-
-function throwsFormat(fn: () => unknown, field: string, offset?: number): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof FirmwareFormatError, `not a FirmwareFormatError: ${e}`);
-    assert.equal(e.field, field, e.message);
-    if (offset !== undefined) assert.equal(e.offset, offset, e.message);
-    return true;
-  });
-}
-
-function view(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
+import { throwsFormat, view } from "./_assert.ts";
 
 for (const descriptorVersion of [2, 3] as const) {
   for (const ifr of ["none", 1, 2, 3] as const) {

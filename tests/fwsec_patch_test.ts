@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { FirmwareFormatError } from "../errors.ts";
 import { bufferSource } from "../firmware/byte_source.ts";
 import { forgeVbios } from "../firmware/forge/vbios.ts";
 import { extractFwsec, type FwsecFirmware } from "../firmware/fwsec/extract.ts";
@@ -11,15 +10,7 @@ import {
   selectFwsecSignature,
 } from "../firmware/fwsec/patch.ts";
 import { realVbiosTest } from "./_real.ts";
-
-function throwsFormat(fn: () => unknown, field: string, offset?: number): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof FirmwareFormatError, `not a FirmwareFormatError: ${e}`);
-    assert.equal(e.field, field, e.message);
-    if (offset !== undefined) assert.equal(e.offset, offset, e.message);
-    return true;
-  });
-}
+import { throwsFormat } from "./_assert.ts";
 
 function u32s(bytes: Uint8Array, at: number, count: number): number[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

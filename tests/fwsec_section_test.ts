@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
-import { FirmwareFormatError } from "../errors.ts";
 import { bufferSource } from "../firmware/byte_source.ts";
 import { forgeVbios } from "../firmware/forge/vbios.ts";
 import { fwsecOffset, fwsecSection, readFwsec } from "../firmware/vbios/fwsec_section.ts";
 import { type RomImage, walkRomImages } from "../firmware/vbios/rom_images.ts";
 import { realVbiosTest } from "./_real.ts";
-
-function throwsFormat(fn: () => unknown, field: string, offset?: number): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof FirmwareFormatError, `not a FirmwareFormatError: ${e}`);
-    assert.equal(e.field, field, e.message);
-    if (offset !== undefined) assert.equal(e.offset, offset, e.message);
-    return true;
-  });
-}
+import { throwsFormat } from "./_assert.ts";
 
 Deno.test("fwsec section: starts at the first FWSEC image and runs to the chain's end", () => {
   const { bytes, layout } = forgeVbios();

@@ -14,19 +14,7 @@ import { GSP_MAX_VERSION_SIZE, gspSignature, parseGspImage } from "../firmware/g
 import { contiguousRadix3Addresses, radix3Layout } from "../firmware/radix3.ts";
 import { fileSource, loadGspImage } from "../loader/gsp_image.ts";
 import { realFirmwareTest } from "./_real.ts";
-
-function assertFormatError(fn: () => unknown, field: string, offset?: number): FirmwareFormatError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof FirmwareFormatError, `expected FirmwareFormatError, got ${caught}`);
-  assert.equal(caught.field, field, caught.message);
-  if (offset !== undefined) assert.equal(caught.offset, offset, caught.message);
-  return caught;
-}
+import { assertFormatError } from "./_assert.ts";
 
 async function rejectsFormatError(promise: Promise<unknown>, field: string) {
   const caught = await promise.then(() => undefined, (e) => e);

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { FirmwareFormatError } from "../errors.ts";
 import { bufferSource, countingSource } from "../firmware/byte_source.ts";
 import { forgeVbios } from "../firmware/forge/vbios.ts";
 import {
@@ -9,19 +8,7 @@ import {
   ROM_DIRECTORY_SIGNATURE,
 } from "../firmware/vbios/ifr.ts";
 import { realVbiosTest } from "./_real.ts";
-
-function throwsFormat(fn: () => unknown, field: string, offset?: number): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof FirmwareFormatError, `not a FirmwareFormatError: ${e}`);
-    assert.equal(e.field, field, e.message);
-    if (offset !== undefined) assert.equal(e.offset, offset, e.message);
-    return true;
-  });
-}
-
-function view(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
+import { throwsFormat, view } from "./_assert.ts";
 
 Deno.test("ifr: constants spell NVGI and RFRD", () => {
   assert.equal(IFR_SIGNATURE, view(new TextEncoder().encode("NVGI")).getUint32(0, true));

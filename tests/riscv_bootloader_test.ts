@@ -9,25 +9,7 @@ import { forgeRiscvBootloader } from "../firmware/forge/hs_firmware.ts";
 import { CHIPS } from "../chips/chips.ts";
 import { FIRMWARE_VERSIONS, firmwareFiles } from "../chips/firmware_files.ts";
 import { realFirmwareTest } from "./_real.ts";
-
-function withU32(bytes: Uint8Array, offset: number, value: number): Uint8Array {
-  const copy = bytes.slice();
-  new DataView(copy.buffer).setUint32(offset, value, true);
-  return copy;
-}
-
-function assertFormatError(fn: () => unknown, field: string, offset?: number): FirmwareFormatError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof FirmwareFormatError, `expected FirmwareFormatError, got ${caught}`);
-  assert.equal(caught.field, field);
-  if (offset !== undefined) assert.equal(caught.offset, offset);
-  return caught;
-}
+import { assertFormatError, withU32 } from "./_assert.ts";
 
 /** File offset of a descriptor field in a file whose descriptor sits at 24. */
 const fieldAt = (name: (typeof RISCV_UCODE_DESC_FIELDS)[number]) =>

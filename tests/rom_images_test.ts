@@ -11,19 +11,7 @@ import {
   walkRomImages,
 } from "../firmware/vbios/rom_images.ts";
 import { realVbiosTest } from "./_real.ts";
-
-function throwsFormat(fn: () => unknown, field: string, offset?: number): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof FirmwareFormatError, `not a FirmwareFormatError: ${e}`);
-    assert.equal(e.field, field, e.message);
-    if (offset !== undefined) assert.equal(e.offset, offset, e.message);
-    return true;
-  });
-}
-
-function view(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
+import { throwsFormat, view } from "./_assert.ts";
 
 /** Absolute offset of an image's PCIR in forged bytes. */
 function pcirOf(bytes: Uint8Array, imageOffset: number): number {
