@@ -27,7 +27,7 @@
  *
  * @module
  */
-export { FirmwareFormatError } from "../errors.ts";
+export { FalconryError, FirmwareFormatError } from "../errors.ts";
 export * from "./byte_reader.ts";
 export * from "./byte_source.ts";
 export * from "./bin_header.ts";

@@ -78,7 +78,16 @@ export function fileSource(path: string): FileSource {
   }
   let size: number;
   try {
-    size = file.statSync().size;
+    const stat = file.statSync();
+    if (!stat.isFile) {
+      throw new FirmwareFormatError({
+        file: path,
+        offset: 0,
+        field: "file",
+        reason: stat.isDirectory ? "is a directory, not a file" : "is not a regular file",
+      });
+    }
+    size = stat.size;
   } catch (e) {
     file.close();
     throw e;

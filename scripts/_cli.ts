@@ -253,8 +253,10 @@ export async function configureLogging(level: LogLevel): Promise<void> {
 }
 
 /**
- * Run `main` and exit with its code (default 0). A {@linkcode FalconryError}
- * prints `error: <message>` on stderr and exits 1; anything else is rethrown.
+ * Run `main` and exit with its code (default 0). A {@linkcode FalconryError},
+ * or a file-system error about a path the user gave (missing, a directory,
+ * no permission), prints `error: <message>` on stderr and exits 1; anything
+ * else is a bug and is rethrown with its stack.
  *
  * @example
  * ```ts ignore
@@ -267,11 +269,25 @@ export async function runMain(main: () => Promise<number | void> | number | void
   try {
     code = (await main()) ?? 0;
   } catch (e) {
-    if (!(e instanceof FalconryError)) throw e;
-    console.error(`error: ${e.message}`);
+    if (!(e instanceof FalconryError) && !isUserFileError(e)) throw e;
+    console.error(`error: ${(e as Error).message}`);
     code = 1;
   }
   Deno.exit(code);
+}
+
+// Deno's file errors name the call and the path ("No such file or directory
+// (os error 2): readfile '/x'"), which is the one line a user needs.
+const USER_FILE_ERRORS = [
+  Deno.errors.NotFound,
+  Deno.errors.IsADirectory,
+  Deno.errors.NotADirectory,
+  Deno.errors.PermissionDenied,
+  Deno.errors.AlreadyExists,
+];
+
+function isUserFileError(e: unknown): boolean {
+  return USER_FILE_ERRORS.some((type) => e instanceof type);
 }
 
 /** One subcommand. */

@@ -115,7 +115,11 @@ export class FuzzRandom {
   #c: number;
   #d: number;
 
-  /** @param seed Any number; only its low 32 bits count. */
+  /**
+   * Seed it.
+   *
+   * @param seed Any number; only its low 32 bits count.
+   */
   constructor(seed: number) {
     let s = seed >>> 0;
     const splitmix = (): number => {
@@ -1887,7 +1891,11 @@ export interface FuzzTarget {
  * ```
  */
 export class InvariantError extends Error {
-  /** @param message Which property broke. */
+  /**
+   * Construct it.
+   *
+   * @param message Which property broke.
+   */
   constructor(message: string) {
     super(message);
     this.name = "InvariantError";
@@ -2626,8 +2634,9 @@ export function fuzzWorkerMain(): void {
 /**
  * Fuzz in a Worker with a watchdog: when one parse makes no progress for
  * `watchdogMs`, the worker is terminated and the report ends with a `hang`
- * finding naming the target and iteration. A worker that dies otherwise
- * gives a `crash` finding.
+ * finding naming the target and iteration (its input is rebuilt here, not
+ * run). A worker that dies otherwise gives a `crash` finding. After a hang or
+ * a crash the figures are those of the worker's last progress snapshot.
  *
  * @throws {RangeError} for an unknown target name.
  *
@@ -2725,7 +2734,7 @@ function blankReport(
     mutations: 0,
     elapsedMs: 0,
     stoppedBy: "crash",
-    targets: targets.map((t) => emptyStats(t, { seeds: [], missingRealFiles: [] })),
+    targets: targets.map((t) => emptyStats(t, t.seeds())),
     findings: [],
     slowest: null,
   };

@@ -22,6 +22,7 @@
 import { getLogger } from "npm:@logtape/logtape@2.4.2";
 import { FalconryError, FirmwareFormatError, FirmwareNotFoundError } from "../errors.ts";
 import { describeFirmware } from "../firmware/describe.ts";
+import { detectFirmwareKind, type FirmwareKind } from "../firmware/detect.ts";
 import { fileSource } from "../loader/gsp_image.ts";
 import { printFields } from "./_print_fields.ts";
 import { CHIPS } from "../chips/chips.ts";
@@ -273,7 +274,7 @@ function inspectOne(path: string): InspectResult {
     if (e instanceof FirmwareFormatError) {
       return {
         file: path,
-        kind: null,
+        kind: detectedKind(path),
         error: { field: e.field, offset: e.offset, reason: e.reason },
       };
     }
@@ -289,6 +290,17 @@ function inspectOne(path: string): InspectResult {
       return { file: path, kind: null, error: { field: "file", offset: 0, reason: e.message } };
     }
     throw e;
+  }
+}
+
+// The kind a file that failed to parse was detected as, so the error says
+// what it was read as; null when even detection failed.
+function detectedKind(path: string): FirmwareKind | null {
+  try {
+    using source = fileSource(path);
+    return detectFirmwareKind(source.read(0, Math.min(source.size, 8)), path);
+  } catch {
+    return null;
   }
 }
 

@@ -31,6 +31,7 @@ import {
 } from "../firmware/forge/mod.ts";
 import { parseRiscvBootloader } from "../firmware/riscv_bootloader.ts";
 import { fileSource } from "../loader/gsp_image.ts";
+import { assertFormatError } from "./_assert.ts";
 import { realFirmwareTest, realVbiosTest } from "./_real.ts";
 
 type Obj = { [key: string]: JsonValue };
@@ -327,14 +328,9 @@ Deno.test("describeFirmware: an nvfw bin file over 64 MiB is refused without rea
       return out;
     },
   };
-  assert.throws(() => describeFirmware(huge), (e: unknown) => {
-    assert.ok(e instanceof FirmwareFormatError);
-    assert.equal(e.field, "file");
-    assert.equal(e.offset, 0);
-    assert.equal(e.file, "booter_load-570.144.bin");
-    assert.match(e.reason, /too large/);
-    return true;
-  });
+  const e = assertFormatError(() => describeFirmware(huge), "file", 0);
+  assert.equal(e.file, "booter_load-570.144.bin");
+  assert.match(e.reason, /too large/);
   assert.ok(largest <= 64, `read ${largest} bytes at once`);
 });
 
