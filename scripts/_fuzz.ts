@@ -1046,6 +1046,29 @@ function vbiosAnatomy(bytes: Uint8Array): SeedAnatomy {
 
   const bit = v.bit;
   const pcAt = v.pcAtImage;
+  a.tangle("vbios.bit-decoys", (input, r) => {
+    // Every BIT signature is a candidate whose header checksum gets summed: a
+    // PC-AT image grown to the whole ROM and packed with decoys (the real BIT
+    // overwritten) is the BIT search's worst case.
+    const limit = Math.min(input.bytes.length, pcAt.offset + 0x100000);
+    const blocks = Math.min(0xffff, Math.floor((limit - pcAt.offset) / 512));
+    const grown = [
+      setField(input, imageField(pcAt.index, "pcir.imageLen")!, blocks),
+      setField(input, imageField(pcAt.index, "pcir.lastImage")!, 0x80),
+    ];
+    const npdeLength = imageField(pcAt.index, "npde.subimageLen");
+    const npdeLast = imageField(pcAt.index, "npde.privLastImage");
+    if (npdeLength && npdeLast) {
+      grown.push(setField(input, npdeLength, blocks), setField(input, npdeLast, 0x80));
+    }
+    const spacing = r.pick([6, 6, 64, 4096]);
+    const end = Math.min(input.bytes.length, pcAt.offset + blocks * 512) - 12;
+    let count = 0;
+    for (let at = bit.offset; at <= end; at += spacing, count++) {
+      input.bytes.set([0xff, 0xb8, 0x42, 0x49, 0x54, 0x00, 0x00, 0x01, 0x0c, 0x06], at);
+    }
+    return `${grown.join(", ")}, ${count} BIT decoys every ${spacing} bytes from ${hx(bit.offset)}`;
+  });
   a.struct("bit", bit.offset, BIT_LAYOUT).mark(bit.offset, bit.offset + bit.headerSize).point(
     bit.offset,
   );

@@ -255,15 +255,18 @@ exits 1 when any file failed.`,
 /** A file that could not be read or parsed, as printed with --json. */
 type InspectFailure = {
   file: string;
-  kind: null;
+  /** What the file was detected as before parsing failed, if anything. */
+  kind: FirmwareKind | null;
   error: { field: string; offset: number; reason: string };
 };
 
 /** One file's inspect result, as printed with --json. */
-type InspectResult = ({ file: string; kind: string } & Record<string, unknown>) | InspectFailure;
+type InspectResult =
+  | ({ file: string; kind: string; error?: undefined } & Record<string, unknown>)
+  | InspectFailure;
 
 function isFailure(result: InspectResult): result is InspectFailure {
-  return result.kind === null;
+  return result.error !== undefined;
 }
 
 function inspectOne(path: string): InspectResult {
@@ -320,7 +323,8 @@ function runInspect(args: ParsedArgs): number {
     }
     if (isFailure(result)) {
       const { field, offset, reason } = result.error;
-      console.log(`${path}: error: ${field} at offset 0x${offset.toString(16)}: ${reason}`);
+      const as = result.kind ? ` (read as ${result.kind})` : "";
+      console.log(`${path}: error${as}: ${field} at offset 0x${offset.toString(16)}: ${reason}`);
       continue;
     }
     const { file: _file, kind, ...fields } = result;

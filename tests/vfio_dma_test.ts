@@ -60,7 +60,9 @@ Deno.test("alloc maps zeroed, locked memory at an aligned IOVA; dispose undoes i
   assert.deepEqual(mapper.calls.map((c) => c.op), ["map", "unmap"]);
   assert.equal(mapper.calls[1].iova, 1n << 32n);
   assert.equal(dma.live, 0);
-  assert.equal(lockedKiBAt(vaddr), null, "unmapped");
+  // Other test modules share this process and may map memory at the same
+  // address once it is free, but never mlocked memory: ours is gone.
+  assert.ok(!lockedKiBAt(vaddr), "unmapped (nothing locked is left at the address)");
   using again = dma.alloc(1);
   assert.equal(again.iova, 1n << 32n, "the IOVA is reused");
 });
@@ -84,7 +86,7 @@ Deno.test("a failed IOMMU map releases the memory and the IOVA", () => {
   assert.throws(() => dma.alloc(8192), /map refused/);
   assert.equal(dma.live, 0);
   assert.equal(mapper.calls.length, 1);
-  assert.equal(lockedKiBAt(mapper.calls[0].vaddr!), null, "memory unmapped");
+  assert.ok(!lockedKiBAt(mapper.calls[0].vaddr!), "memory unmapped (nothing locked is left)");
   assert.deepEqual(iova.freeRanges, new IovaAllocator().freeRanges, "IOVA space is whole again");
 });
 
