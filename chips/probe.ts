@@ -499,19 +499,23 @@ function falconState(reader: Reader, engine: EngineName, chip: ChipInfo): Falcon
     if (isReading(result)) readings.push(result);
     else skipped.push(result);
   }
+  const note = lockNote(readings, engine, chip);
+  if (note) {
+    // Locked registers read 0: nothing can be concluded from them.
+    const riscv = { active: null, reason: `${engine} registers are locked (see note)` };
+    return { engine, halted: null, riscv, coreSelect: null, note, registers: readings, skipped };
+  }
   const halted = fieldOf(readings, `${engine}.${FALCON.NV_PFALCON_FALCON_CPUCTL.name}`, "HALTED");
   const bcr = FALCON2.NV_PRISCV_RISCV_BCR_CTRL;
   const select = fieldOf(readings, `${engine}.${bcr.name}`, "CORE_SELECT");
   const selectField = resolveRegister(bcr, chip.family)?.fields.find((f) =>
     f.name === "CORE_SELECT"
   );
-  const note = lockNote(readings, engine, chip);
   return {
     engine,
     halted: halted === undefined ? null : halted === 1,
     riscv: riscvState(readings, engine, chip),
     coreSelect: select === undefined ? null : selectField?.values?.[select] ?? String(select),
-    ...(note ? { note } : {}),
     registers: readings,
     skipped,
   };

@@ -350,7 +350,7 @@ class AnatomyBuilder implements SeedAnatomy {
   setOneOf(
     name: string,
     choices: readonly (readonly [FieldSpot | undefined, readonly bigint[]])[],
-  ) {
+  ): this {
     const usable = choices.filter((c): c is readonly [FieldSpot, readonly bigint[]] =>
       c[0] !== undefined && c[1].length > 0
     );
@@ -2485,7 +2485,9 @@ export function runFuzz(options: FuzzOptions): FuzzReport {
       known.count++;
       return;
     }
-    const { name, message, stack } = describeError(error);
+    const { name, message, stack: errorStack } = describeError(error);
+    // A slow parse's stack is the harness's own; it says nothing.
+    const stack = kind === "slow" ? undefined : errorStack;
     findings.set(key, {
       kind,
       target: plan.target.name,
@@ -2508,22 +2510,14 @@ export function runFuzz(options: FuzzOptions): FuzzReport {
     Atomics.store(progress, PROGRESS.iteration, iteration);
     Atomics.add(progress, PROGRESS.heartbeat, 1);
     Atomics.store(progress, PROGRESS.state, STATE.parsing);
-    let outcome = execute(plan.target, mutation.bytes, seed);
+    const outcome = execute(plan.target, mutation.bytes, seed);
     if (outcome.result !== "finding" && outcome.ms > slowMs) {
       // A second run tells a slow parser from a GC pause or a busy machine.
       const again = execute(plan.target, mutation.bytes, seed);
       if (again.ms > slowMs) {
         const ms = Math.min(outcome.ms, again.ms);
-        outcome = { result: "finding", ms: outcome.ms, error: undefined };
-        record(
-          plan,
-          iteration,
-          seed,
-          mutation,
-          "slow",
-          new Error(`parse took ${ms.toFixed(0)} ms`),
-          ms,
-        );
+        const slow = new Error(`parse took ${ms.toFixed(0)} ms (limit ${slowMs} ms)`);
+        record(plan, iteration, seed, mutation, "slow", slow, ms);
       }
     }
     Atomics.store(progress, PROGRESS.state, STATE.idle);
@@ -2546,7 +2540,7 @@ export function runFuzz(options: FuzzOptions): FuzzReport {
         s.seedRejections.push({ input: seed.name, error: (outcome.error as Error).message });
       }
     }
-    if (outcome.result === "finding" && outcome.error !== undefined) {
+    if (outcome.result === "finding") {
       const kind = outcome.error instanceof InvariantError ? "invariant" : "exception";
       record(plan, iteration, seed, mutation, kind, outcome.error);
     }
@@ -2786,6 +2780,7 @@ export function formatFuzzReport(report: FuzzReport): string {
     "rejected",
     "fields",
     "findings",
+    "parse s",
     "slowest",
   ];
   const rows = report.targets.map((s) => [
@@ -2797,6 +2792,7 @@ export function formatFuzzReport(report: FuzzReport): string {
     String(s.rejected),
     String(Object.keys(s.errorFields).length),
     String(s.findings),
+    (s.parseMs / 1000).toFixed(1),
     `${s.slowestMs.toFixed(1)} ms`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

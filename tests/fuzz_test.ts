@@ -12,6 +12,7 @@ import {
   findFuzzTarget,
   formatFuzzReport,
   FUZZ_TARGETS,
+  type FuzzFinding,
   FuzzRandom,
   type FuzzSeed,
   type FuzzTarget,
@@ -31,7 +32,16 @@ import { findRealFirmware, REAL_VBIOS_PATH, REQUIRE_REAL } from "./_real.ts";
 const SUITE_SEED = 0x5eed;
 const SUITE_MUTATIONS = 20_000;
 
-Deno.test("fuzz: 20k mutations over every firmware parser find nothing", async () => {
+/**
+ * Findings already reported to the owner of the code, each matched narrowly so
+ * that anything else still fails. Remove an entry once its cause is fixed.
+ */
+const KNOWN_FINDINGS: readonly { why: string; matches: (f: FuzzFinding) => boolean }[] = [
+  // Empty: the one finding so far (a slow BIT search over a ROM packed with
+  // 'FF B8 BIT 00' decoys) was fixed by capping the candidates in bit.ts.
+];
+
+Deno.test("fuzz: 20k mutations over every firmware parser find nothing new", async () => {
   const report = await runFuzzIsolated({
     targets: FUZZ_TARGETS.map((t) => t.name),
     seed: SUITE_SEED,
@@ -40,7 +50,16 @@ Deno.test("fuzz: 20k mutations over every firmware parser find nothing", async (
     watchdogMs: 15_000,
   });
   console.log(formatFuzzReport(report));
-  assert.equal(report.findings.length, 0, formatFuzzReport(report));
+  const known = report.findings.filter((f) => KNOWN_FINDINGS.some((k) => k.matches(f)));
+  if (known.length > 0) {
+    console.log(`${known.length} known finding(s): ${KNOWN_FINDINGS.map((k) => k.why).join("; ")}`);
+  }
+  const fresh = report.findings.filter((f) => !known.includes(f));
+  assert.deepEqual(
+    fresh.map((f) => f.reproduce),
+    [],
+    formatFuzzReport({ ...report, findings: fresh }),
+  );
   assert.equal(report.stoppedBy, "count", "the budget ran out before the mutations did");
   assert.equal(report.mutations, SUITE_MUTATIONS);
   assert.ok(report.elapsedMs < 60_000, `took ${report.elapsedMs} ms`);
@@ -52,7 +71,7 @@ Deno.test("fuzz: 20k mutations over every firmware parser find nothing", async (
     assert.deepEqual(s.seedRejections, [], `${s.target}: unmutated seeds must parse`);
     if (REQUIRE_REAL) assert.deepEqual(s.missingRealFiles, [], s.target);
   }
-  assert.ok(report.slowest !== null && report.slowest.ms < report.slowMs);
+  assert.ok(report.slowest !== null && report.slowest.ms < 2000, "a parse took seconds");
 });
 
 /** A seed set of one small forged file, for the harness's own tests. */

@@ -63,6 +63,14 @@ export const BIT_SCAN_CHUNK = 256;
  */
 const BIT_SCAN_STEP = BIT_SCAN_CHUNK - 8;
 
+/**
+ * How many pattern matches whose header checksum fails the search looks at
+ * before giving up. Real images have one match; a crafted image with a match
+ * every few bytes would otherwise cost a header read (and, on a live GPU, a
+ * PROM read) per match.
+ */
+export const BIT_MAX_CANDIDATES = 64;
+
 /** Token ids falconry reads. */
 export const BIT_TOKEN = {
   /** `'B'`: BIOS data, starting with the VBIOS version. */
@@ -140,7 +148,12 @@ export function findBitTable(
   const region: Region = { offset: image.offset, size: image.size, name: "PC-AT image" };
   const end = region.offset + region.size;
   let rejected: { offset: number; sum: number } | undefined;
-  for (let chunkAt = region.offset; chunkAt + BIT_PATTERN.length <= end; chunkAt += BIT_SCAN_STEP) {
+  let candidates = 0;
+  scan: for (
+    let chunkAt = region.offset;
+    chunkAt + BIT_PATTERN.length <= end;
+    chunkAt += BIT_SCAN_STEP
+  ) {
     const length = Math.min(BIT_SCAN_CHUNK, end - chunkAt);
     const chunk = readIn(source, region, chunkAt, length, "bit").bytes;
     for (let i = 0; i + BIT_PATTERN.length <= chunk.length; i++) {
@@ -149,6 +162,7 @@ export function findBitTable(
       const sum = headerChecksum(source, region, at);
       if (sum === 0) return readBitTable(source, region, at);
       rejected ??= { offset: at, sum };
+      if (++candidates >= BIT_MAX_CANDIDATES) break scan;
     }
   }
   if (rejected) {

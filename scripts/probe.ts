@@ -1,0 +1,352 @@
+/**
+ * `probe.ts`: look at NVIDIA GPUs without changing anything.
+ *
+ * - no argument: list the NVIDIA GPUs sysfs knows, with device id, bound
+ *   driver, IOMMU group and BAR0 size;
+ * - `--device BDF`: open that GPU read-only through sysfs (allowed while
+ *   nvidia, nouveau or vfio-pci owns it), read the probe's allowlist of
+ *   status registers (`chips/probe.ts`) and print the chip, the GSP and SEC2
+ *   falcon states with their fields decoded, WPR2, and whether the GSP's
+ *   RISC-V core runs. BAR0 is mapped `PROT_READ` from a file opened
+ *   `O_RDONLY`: the probe cannot write.
+ *
+ * `--sysfs-root DIR` takes every sysfs path, `resource0` included, from DIR
+ * instead of `/sys` (for containers and tests). `--json` prints one JSON
+ * document. Problems (no such device, not an NVIDIA GPU, no permission to map
+ * BAR0, a device that does not answer) print one line naming the device and
+ * what to do, and exit 1.
+ *
+ * @example
+ * ```sh
+ * deno run -A scripts/probe.ts
+ * sudo deno run -A scripts/probe.ts --device 0000:01:00.0
+ * deno run -A scripts/probe.ts --device 01:00.0 --json --sysfs-root /tmp/sys-copy
+ * ```
+ *
+ * @module
+ */
+
+import { getLogger } from "npm:@logtape/logtape@2.4.2";
+import { ChipNotRespondingError, UnsupportedChipError } from "../chips/identify.ts";
+import {
+  type FalconState,
+  probeDevice,
+  type ProbeReport,
+  type RegisterReading,
+  type Wpr2State,
+} from "../chips/probe.ts";
+import {
+  DEFAULT_SYSFS_ROOT,
+  type DeviceInfo,
+  listNvidiaGpus,
+  normalizeBdf,
+  openDevice,
+  type SysfsPciDevice,
+} from "../pci/mod.ts";
+import { DeviceError, FalconryError, OsError } from "../errors.ts";
+import { findRegisters } from "../registers/mod.ts";
+import {
+  configureLogging,
+  formatHelp,
+  type OptionSpecs,
+  parseCli,
+  printJson,
+  runMain,
+} from "./_cli.ts";
+
+const log = getLogger(["falconry", "scripts", "probe"]);
+
+const OPTIONS: OptionSpecs = {
+  device: {
+    type: "string",
+    valueName: "BDF",
+    description: "probe this GPU read-only (DDDD:BB:DD.F or BB:DD.F) instead of listing",
+  },
+  "sysfs-root": {
+    type: "string",
+    valueName: "DIR",
+    default: DEFAULT_SYSFS_ROOT,
+    description: "take every sysfs path, resource0 included, from DIR",
+  },
+  "lock-dir": {
+    type: "string",
+    valueName: "DIR",
+    description: "directory for the device lock file (default: /run/lock, then $XDG_RUNTIME_DIR)",
+  },
+};
+
+const HELP = formatHelp({
+  usage: "probe.ts [--device BDF] [--sysfs-root DIR] [--json]",
+  summary: "List NVIDIA GPUs, or read one GPU's boot state without writing anything.",
+  description: `
+Without --device, lists the NVIDIA GPUs (VGA and 3D controller functions of
+vendor 10de) under DIR/bus/pci/devices: address, device id, bound driver,
+IOMMU group and BAR0 size.
+
+With --device, opens the GPU read-only through sysfs (BAR0 mapped read-only
+from DIR/bus/pci/devices/BDF/resource0; reading is allowed while the nvidia,
+nouveau or vfio-pci driver owns the GPU), identifies the chip from BOOT_0 and
+BOOT_42, and reads only status registers that have no read side effects: the
+GSP and SEC2 falcons' HWCFG2, CPUCTL, MAILBOX0/1, their RISC-V CPUCTL,
+CORE_SWITCH_RISCV_STATUS and BCR_CTRL where the chip has them, and the WPR2
+bounds. Reads that return 0xffffffff or a PRI error (0xbadfxxxx) are shown as
+such. Mapping resource0 needs root.`,
+  options: OPTIONS,
+});
+
+/** One GPU as listed. */
+interface GpuListing {
+  bdf: string;
+  vendor: string;
+  device: string;
+  class: string;
+  driver: string | null;
+  iommuGroup: number | null;
+  numaNode: number | null;
+  bar0Size: number | null;
+}
+
+const hexId = (n: number, width: number): string => `0x${n.toString(16).padStart(width, "0")}`;
+const MIB = 1024 * 1024;
+const GIB = 1024 * MIB;
+
+function formatSize(bytes: number | null): string {
+  if (bytes === null) return "-";
+  if (bytes >= GIB && bytes % GIB === 0) return `${bytes / GIB} GiB`;
+  if (bytes >= MIB) {
+    return `${Number.isInteger(bytes / MIB) ? bytes / MIB : (bytes / MIB).toFixed(1)} MiB`;
+  }
+  return `${bytes / 1024} KiB`;
+}
+
+function listingOf(info: DeviceInfo, bar0Size: number | null): GpuListing {
+  return {
+    bdf: info.bdf,
+    vendor: hexId(info.vendor, 4),
+    device: hexId(info.device, 4),
+    class: hexId(info.class, 6),
+    driver: info.driver,
+    iommuGroup: info.iommuGroup,
+    numaNode: info.numaNode,
+    bar0Size,
+  };
+}
+
+function bar0SizeOf(gpu: SysfsPciDevice): number | null {
+  const bar0 = gpu.resources[0];
+  return bar0 && bar0.size > 0n ? Number(bar0.size) : null;
+}
+
+async function list(root: string, json: boolean): Promise<number> {
+  const rows = (await listNvidiaGpus(root)).map((gpu) => listingOf(gpu, bar0SizeOf(gpu)));
+  log.debug("{count} NVIDIA GPU(s) under {root}", { count: rows.length, root });
+  if (json) {
+    printJson(rows);
+    return 0;
+  }
+  if (!rows.length) {
+    console.log(`no NVIDIA GPU in ${root}/bus/pci/devices`);
+    return 0;
+  }
+  const table = [
+    ["BDF", "ID", "DRIVER", "IOMMU GROUP", "BAR0"],
+    ...rows.map((r) => [
+      r.bdf,
+      `${r.vendor.slice(2)}:${r.device.slice(2)}`,
+      r.driver ?? "-",
+      r.iommuGroup === null ? "-" : String(r.iommuGroup),
+      formatSize(r.bar0Size),
+    ]),
+  ];
+  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+  for (const row of table) {
+    console.log(row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
+  }
+  return 0;
+}
+
+/** Turn what can go wrong while opening and probing into one line naming the device. */
+function explain(bdf: string, e: unknown): unknown {
+  if (e instanceof ChipNotRespondingError) {
+    return new DeviceError(
+      bdf,
+      e.message,
+      `the GPU is in reset, powered down or off the bus: check \`lspci -vv -s ${bdf}\` and ` +
+        "the kernel log; a reboot (or a PCI remove and rescan) brings it back",
+    );
+  }
+  if (e instanceof UnsupportedChipError) {
+    return new DeviceError(bdf, e.message, "falconry supports Turing (TU10x) and later GPUs");
+  }
+  if (e instanceof OsError) {
+    const permission = e.errnoName === "EACCES" || e.errnoName === "EPERM";
+    return new DeviceError(
+      bdf,
+      `cannot open it read-only through sysfs: ${e.message}`,
+      permission
+        ? "run the probe as root (sudo)"
+        : "check that resource0 in its sysfs directory is the device's BAR0",
+    );
+  }
+  if (e instanceof FalconryError && !(e instanceof DeviceError)) {
+    return new DeviceError(bdf, e.message);
+  }
+  return e;
+}
+
+/** Registers with more fields than this print only their non-zero fields. */
+const MAX_FIELDS_SHOWN = 6;
+
+function valueText(value: number): string {
+  return value > 9 ? `0x${value.toString(16)}` : String(value);
+}
+
+/** Whether the register is one field spanning all 32 bits (a mailbox): its fields repeat the raw value. */
+function isWholeWord(chip: string, name: string): boolean {
+  const fields = findRegisters(chip, name)[0]?.instance.register.fields ?? [];
+  return fields.length === 1 && fields[0].hi === 31 && fields[0].lo === 0;
+}
+
+function readingText(chip: string, reading: RegisterReading): string {
+  if (reading.status !== "ok") return `[${reading.status}] ${reading.error}`;
+  const fields = Object.entries(reading.fields ?? {});
+  if (!fields.length) return "(no fields published for this chip)";
+  if (isWholeWord(chip, reading.name)) return "";
+  // Long layouts (GH100's HWCFG2 has 20 fields) show only what is set.
+  const shown = fields.length > MAX_FIELDS_SHOWN
+    ? fields.filter(([, value]) => value !== 0)
+    : fields;
+  const text = shown.map(([name, value]) => {
+    const meaning = reading.meanings?.[name];
+    return `${name}=${valueText(value)}${meaning ? ` (${meaning})` : ""}`;
+  });
+  if (shown.length < fields.length) text.push("(other fields 0)");
+  if (reading.unnamedBits) text.push(`unnamed bits ${reading.unnamedBits}`);
+  return text.join(" ");
+}
+
+function readingLines(
+  chip: string,
+  readings: readonly RegisterReading[],
+  prefix = "",
+): string[] {
+  const names = readings.map((r) => r.name.slice(prefix.length));
+  const width = Math.max(0, ...names.map((n) => n.length));
+  return readings.map((r, i) =>
+    `  ${r.address}  ${names[i].padEnd(width)}  ${r.raw}  ${readingText(chip, r)}`.trimEnd()
+  );
+}
+
+function falconSummary(falcon: FalconState): string {
+  if (falcon.note) return `${falcon.engine} falcon: state unknown, its registers are locked`;
+  const parts = [
+    falcon.halted === null ? "falcon state unknown" : falcon.halted ? "halted" : "not halted",
+    falcon.riscv.active !== null
+      ? `RISC-V core ${falcon.riscv.active ? "active" : "inactive"}`
+      : falcon.riscv.source
+      ? "RISC-V core state unknown"
+      : "no RISC-V status register",
+  ];
+  if (falcon.coreSelect !== null) parts.push(`core select ${falcon.coreSelect}`);
+  return `${falcon.engine} falcon: ${parts.join(", ")}`;
+}
+
+function wpr2Summary(wpr2: Wpr2State): string {
+  if (wpr2.status === "not-set") return "WPR2: not set";
+  if (wpr2.status === "unreadable") return `WPR2: unreadable (${wpr2.reason})`;
+  const caveat = wpr2.reason ? `; ${wpr2.reason}` : "";
+  return `WPR2: set, ${wpr2.start} .. ${wpr2.end} (${formatSize(wpr2.size ?? 0)}${caveat})`;
+}
+
+function gspSummary(report: ProbeReport): string {
+  const gsp = report.falcons.find((f) => f.engine === "GSP");
+  const riscv = gsp?.riscv;
+  if (!riscv || riscv.active === null) {
+    return `GSP RISC-V core: unknown (${riscv?.reason ?? "GSP not probed"})`;
+  }
+  return `GSP RISC-V core: ${riscv.active ? "active" : "inactive"} (${riscv.source} = ${
+    riscv.active ? 1 : 0
+  })`;
+}
+
+function printReport(listing: GpuListing, report: ProbeReport): void {
+  const { chip } = report;
+  const path = chip.bootPath === "sec2" ? "SEC2 and Booter" : "the FSP";
+  const lines = [
+    `${listing.bdf}  ${chip.name} (${chip.arch}, family ${chip.family}, GSP booted through ${path}), ` +
+    `revision ${chip.revision}, driver ${listing.driver ?? "none"}`,
+  ];
+  if (chip.identifiedAs === null && chip.note) lines.push(`  note: ${chip.note}`);
+  lines.push(...readingLines(chip.name, report.boot));
+  for (const falcon of report.falcons) {
+    lines.push("", falconSummary(falcon));
+    if (falcon.note) lines.push(`  note: ${falcon.note}`);
+    lines.push(...readingLines(chip.name, falcon.registers, `${falcon.engine}.`));
+    for (const s of falcon.skipped) {
+      lines.push(`  skipped ${s.name.slice(falcon.engine.length + 1)}: ${s.reason}`);
+    }
+  }
+  lines.push("", wpr2Summary(report.wpr2), ...readingLines(chip.name, report.wpr2.registers));
+  lines.push("", gspSummary(report), `${report.reads} registers read, nothing written`);
+  console.log(lines.join("\n"));
+}
+
+async function probe(
+  text: string,
+  root: string,
+  lockDir: string | undefined,
+  json: boolean,
+): Promise<number> {
+  const bdf = normalizeBdf(text);
+  let listing: GpuListing;
+  let report: ProbeReport;
+  try {
+    await using gpu = await openDevice(bdf, {
+      readOnly: true,
+      backend: "sysfs",
+      sysfsRoot: root,
+      lockDir,
+    });
+    listing = listingOf(gpu.info, gpu.bar0.size);
+    report = probeDevice(gpu.bar0);
+  } catch (e) {
+    throw explain(bdf, e);
+  }
+  if (json) printJson({ device: listing, ...report });
+  else printReport(listing, report);
+  return 0;
+}
+
+/** Deno refuses /sys and FFI without -A; say so in one line instead of a stack. */
+async function withPermissionHint(run: () => Promise<number>): Promise<number> {
+  try {
+    return await run();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      throw new FalconryError(
+        `Deno refused: ${(e as Error).message.split("\n")[0]}; run with -A (the probe reads ` +
+          "sysfs and maps BAR0 through libc)",
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+}
+
+async function main(args: readonly string[]): Promise<number> {
+  const parsed = parseCli(args, OPTIONS);
+  if (parsed.help) {
+    console.log(HELP);
+    return 0;
+  }
+  await configureLogging(parsed.logLevel);
+  const root = parsed.string("sysfs-root") ?? DEFAULT_SYSFS_ROOT;
+  const device = parsed.string("device");
+  return await withPermissionHint(() =>
+    device === undefined
+      ? list(root, parsed.json)
+      : probe(device, root, parsed.string("lock-dir"), parsed.json)
+  );
+}
+
+if (import.meta.main) await runMain(() => main(Deno.args));
