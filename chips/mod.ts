@@ -13,3 +13,4 @@
 export * from "./chips.ts";
 export * from "./firmware_files.ts";
 export * from "./identify.ts";
+export * from "./probe.ts";

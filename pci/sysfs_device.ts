@@ -56,7 +56,8 @@ const ROOT_HINTS = {
 };
 
 /**
- * Open a device through sysfs: lock it, map BAR0, open config space.
+ * Open a device through sysfs: lock it (read-write only), map BAR0, open
+ * config space.
  *
  * @param info The device as {@linkcode readPciDevice} found it (its `path` locates the files).
  * @param options Read-only mode and lock directory.
@@ -78,9 +79,25 @@ export function openSysfsDevice(info: SysfsPciDevice, options: SysfsDeviceOption
     });
   }
   using stack = new DisposableStack();
-  stack.use(lockDevice(bdf, { dir: options.lockDir }));
+  // Only a writer needs the device to itself. A read-only open (the probe)
+  // maps BAR0 PROT_READ and cannot disturb a falconry process driving the
+  // GPU, so it takes no lock and works while one runs.
+  if (!readOnly) stack.use(lockDevice(bdf, { dir: options.lockDir }));
 
   const bar0Path = `${info.path}/resource0`;
+  let bar0Size: number | undefined;
+  try {
+    bar0Size = Deno.statSync(bar0Path).size;
+  } catch {
+    // Missing or unreadable: mapFile below reports the errno with its hint.
+  }
+  if (bar0Size === 0) {
+    throw new DeviceError(
+      bdf,
+      `${bar0Path} is empty: BAR0 is not assigned`,
+      "check `lspci -vv -s <BDF>` and the firmware's PCI resource allocation",
+    );
+  }
   const mapping = stack.use(mapFile(bar0Path, { readOnly, hints: ROOT_HINTS }));
   const expected = info.resources[0]?.size ?? 0n;
   if (expected !== 0n && BigInt(mapping.length) !== expected) {

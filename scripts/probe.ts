@@ -68,11 +68,6 @@ const OPTIONS: OptionSpecs = {
     default: DEFAULT_SYSFS_ROOT,
     description: "take every sysfs path, resource0 included, from DIR",
   },
-  "lock-dir": {
-    type: "string",
-    valueName: "DIR",
-    description: "directory for the device lock file (default: /run/lock, then $XDG_RUNTIME_DIR)",
-  },
 };
 
 const HELP = formatHelp({
@@ -294,7 +289,6 @@ function printReport(listing: GpuListing, report: ProbeReport): void {
 async function probe(
   text: string,
   root: string,
-  lockDir: string | undefined,
   json: boolean,
 ): Promise<number> {
   const bdf = normalizeBdf(text);
@@ -305,7 +299,6 @@ async function probe(
       readOnly: true,
       backend: "sysfs",
       sysfsRoot: root,
-      lockDir,
     });
     listing = listingOf(gpu.info, gpu.bar0.size);
     report = probeDevice(gpu.bar0);
@@ -343,9 +336,7 @@ async function main(args: readonly string[]): Promise<number> {
   const root = parsed.string("sysfs-root") ?? DEFAULT_SYSFS_ROOT;
   const device = parsed.string("device");
   return await withPermissionHint(() =>
-    device === undefined
-      ? list(root, parsed.json)
-      : probe(device, root, parsed.string("lock-dir"), parsed.json)
+    device === undefined ? list(root, parsed.json) : probe(device, root, parsed.json)
   );
 }
 

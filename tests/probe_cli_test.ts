@@ -54,15 +54,12 @@ async function probe(args: string[], prefix: string[] = []): Promise<Run> {
 
 /** A fixture tree with BAR0 images: TU102 (nouveau), GA102 (vfio-pci), AD102 (nvidia). */
 interface Tree extends SysfsFixture {
-  lockDir: string;
   resource0(bdf: string): string;
   args(...extra: string[]): string[];
 }
 
 function tree(edit?: (devices: FixtureDevice[]) => void): Tree {
   const fixture = buildSysfsTree(edit);
-  const lockDir = `${fixture.root}/lock`;
-  Deno.mkdirSync(lockDir);
   const resource0 = (bdf: string) => `${fixture.devicePath(bdf)}/resource0`;
   if (fixture.devices.some((d) => d.bdf === "0000:01:00.0" && d.bar0File)) {
     writeBar0File(resource0("0000:01:00.0"), turingImage("tu102"));
@@ -70,9 +67,8 @@ function tree(edit?: (devices: FixtureDevice[]) => void): Tree {
     writeBar0File(resource0("0000:05:00.0"), bootedImage("ad102"));
   }
   return Object.assign(fixture, {
-    lockDir,
     resource0,
-    args: (...extra: string[]) => ["--sysfs-root", fixture.root, "--lock-dir", lockDir, ...extra],
+    args: (...extra: string[]) => ["--sysfs-root", fixture.root, ...extra],
   });
 }
 

@@ -41,7 +41,9 @@ Deno.test("read-only over sysfs: BAR0 and config read, every write refused, file
     assert.throws(() => gpu.bar0.write32(0x200, 0), /opened read-only/);
     assert.throws(() => gpu.config.write16(4, 6), /opened read-only/);
     assert.throws(() => gpu.dma.alloc(4096), /DMA needs the VFIO backend/);
-    assert.throws(() => lockDevice("0000:01:00.0", { dir: lockDir }), /busy \(held by pid/);
+    // A read-only open takes no lock: a writer could still take the device.
+    using writerLock = lockDevice("0000:01:00.0", { dir: lockDir });
+    assert.ok(writerLock);
   }
   assert.deepEqual([sha256(resource0), sha256(config)], before);
 });
@@ -73,7 +75,12 @@ Deno.test("read-write over sysfs on an unbound GPU: writes reach resource0 and c
 Deno.test("disposing releases the mapping, the config fd and the lock", async () => {
   using tree = buildSysfsTree();
   const lockDir = Deno.makeTempDirSync();
-  const gpu = await openDevice("0000:03:00.0", { readOnly: true, sysfsRoot: tree.root, lockDir });
+  const gpu = await openDevice("0000:03:00.0", {
+    readOnly: false,
+    backend: "sysfs",
+    sysfsRoot: tree.root,
+    lockDir,
+  });
   const bar0 = gpu.bar0;
   const held = openFilesUnder(tree.root, lockDir);
   assert.equal(held.length, 2, `the config file and the lock file: ${held}`);
@@ -85,17 +92,22 @@ Deno.test("disposing releases the mapping, the config fd and the lock", async ()
   assert.ok(lock);
 });
 
-Deno.test("a second open of the same device is busy", async () => {
+Deno.test("a second writer of the same device is busy; a read-only open is not", async () => {
   using tree = buildSysfsTree();
   const lockDir = Deno.makeTempDirSync();
-  await using _first = await openDevice("0000:03:00.0", {
-    readOnly: true,
-    sysfsRoot: tree.root,
-    lockDir,
-  });
+  const writer = { readOnly: false, backend: "sysfs", sysfsRoot: tree.root, lockDir } as const;
+  await using _first = await openDevice("0000:03:00.0", writer);
+  {
+    await using reader = await openDevice("0000:03:00.0", {
+      readOnly: true,
+      sysfsRoot: tree.root,
+      lockDir,
+    });
+    assert.equal(reader.readOnly, true);
+  }
   const held = openFilesUnder(tree.root, lockDir);
   await assert.rejects(
-    openDevice("0000:03:00.0", { readOnly: true, sysfsRoot: tree.root, lockDir }),
+    openDevice("0000:03:00.0", writer),
     (e: unknown) =>
       e instanceof DeviceError && e.message.includes(`busy (held by pid ${Deno.pid})`),
   );
@@ -148,5 +160,15 @@ Deno.test("a refused resource0 open says it needs root or CAP_SYS_ADMIN", async 
     (e: unknown) =>
       e instanceof OsError && e.errnoName === "EACCES" && e.path === resource0 &&
       e.message.endsWith("; mapping a BAR through sysfs needs root or CAP_SYS_ADMIN"),
+  );
+});
+
+Deno.test("an empty resource0 (BAR0 not assigned) is a DeviceError, not a crash", async () => {
+  using tree = buildSysfsTree();
+  Deno.truncateSync(`${tree.devicePath("0000:03:00.0")}/resource0`, 0);
+  await assert.rejects(
+    openDevice("0000:03:00.0", { readOnly: true, sysfsRoot: tree.root }),
+    (e: unknown) =>
+      e instanceof DeviceError && /resource0 is empty: BAR0 is not assigned/.test(e.message),
   );
 });
