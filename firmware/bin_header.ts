@@ -46,6 +46,24 @@ export interface BinHeader {
 }
 
 /**
+ * The fields of `nvfw_bin_hdr` in file order: six u32, field `i` at offset `4 * i`.
+ *
+ * @example
+ * ```ts
+ * import { BIN_HEADER_FIELDS } from "./bin_header.ts";
+ * console.assert(4 * BIN_HEADER_FIELDS.indexOf("dataOffset") === 16);
+ * ```
+ */
+export const BIN_HEADER_FIELDS: readonly (keyof BinHeader)[] = [
+  "binMagic",
+  "binVersion",
+  "binSize",
+  "headerOffset",
+  "dataOffset",
+  "dataSize",
+];
+
+/**
  * Parse and check the `nvfw_bin_hdr` at the start of `bytes`.
  *
  * Checks the magic, that `headerOffset` lies inside the file and that the
@@ -71,14 +89,10 @@ export interface BinHeader {
 export function parseBinHeader(bytes: Uint8Array, file?: string): BinHeader {
   const r = new ByteReader(bytes, { file });
   r.check(0, BIN_HEADER_SIZE, "binHeader");
-  const header: BinHeader = {
-    binMagic: r.u32(0, "binHeader.binMagic"),
-    binVersion: r.u32(4, "binHeader.binVersion"),
-    binSize: r.u32(8, "binHeader.binSize"),
-    headerOffset: r.u32(12, "binHeader.headerOffset"),
-    dataOffset: r.u32(16, "binHeader.dataOffset"),
-    dataSize: r.u32(20, "binHeader.dataSize"),
-  };
+  const header = {} as BinHeader;
+  BIN_HEADER_FIELDS.forEach((name, i) => {
+    header[name] = r.u32(4 * i, `binHeader.${name}`);
+  });
   if (header.binMagic !== BIN_MAGIC) {
     r.fail(
       0,

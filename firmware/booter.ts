@@ -200,7 +200,17 @@ export interface BooterLoadMapOptions {
   layout: BooterLayout;
 }
 
-const HS_HEADER_FIELDS = [
+/**
+ * The fields of the HS header v2 in file order: nine u32, field `i` at
+ * `binHeader.headerOffset + 4 * i`.
+ *
+ * @example
+ * ```ts
+ * import { HS_HEADER_V2_FIELDS, HS_HEADER_V2_SIZE } from "./booter.ts";
+ * console.assert(4 * HS_HEADER_V2_FIELDS.length === HS_HEADER_V2_SIZE);
+ * ```
+ */
+export const HS_HEADER_V2_FIELDS: readonly (keyof HsHeaderV2)[] = [
   "sigProdOffset",
   "sigProdSize",
   "patchLocOffset",
@@ -210,19 +220,56 @@ const HS_HEADER_FIELDS = [
   "numSigOffset",
   "headerOffset",
   "headerSize",
-] as const;
+];
 
-const LOAD_HEADER_FIELDS = [
+/**
+ * The fixed fields of the HS load header v2 in file order: five u32 before
+ * the app entries, field `i` at `hsHeader.headerOffset + 4 * i`.
+ *
+ * @example
+ * ```ts
+ * import { HS_LOAD_HEADER_V2_FIELDS, HS_LOAD_HEADER_V2_SIZE } from "./booter.ts";
+ * console.assert(4 * HS_LOAD_HEADER_V2_FIELDS.length === HS_LOAD_HEADER_V2_SIZE);
+ * ```
+ */
+export const HS_LOAD_HEADER_V2_FIELDS: readonly Exclude<keyof HsLoadHeaderV2, "apps">[] = [
   "osCodeOffset",
   "osCodeSize",
   "osDataOffset",
   "osDataSize",
   "numApps",
-] as const;
+];
 
-const APP_FIELDS = ["codeOffset", "codeSize", "dataOffset", "dataSize"] as const;
+/**
+ * The fields of one app entry of the load header in file order: four u32.
+ *
+ * @example
+ * ```ts
+ * import { HS_LOAD_APP_FIELDS, HS_LOAD_APP_SIZE } from "./booter.ts";
+ * console.assert(4 * HS_LOAD_APP_FIELDS.length === HS_LOAD_APP_SIZE);
+ * ```
+ */
+export const HS_LOAD_APP_FIELDS: readonly (keyof HsLoadHeaderApp)[] = [
+  "codeOffset",
+  "codeSize",
+  "dataOffset",
+  "dataSize",
+];
 
-const SIGNATURE_PARAM_FIELDS = ["fuseVersion", "engineIdMask", "ucodeId"] as const;
+/**
+ * The signature params in file order: three u32 at `hsHeader.metaDataOffset`.
+ *
+ * @example
+ * ```ts
+ * import { HS_SIGNATURE_PARAMS_FIELDS, HS_SIGNATURE_PARAMS_SIZE } from "./booter.ts";
+ * console.assert(4 * HS_SIGNATURE_PARAMS_FIELDS.length === HS_SIGNATURE_PARAMS_SIZE);
+ * ```
+ */
+export const HS_SIGNATURE_PARAMS_FIELDS: readonly (keyof HsSignatureParams)[] = [
+  "fuseVersion",
+  "engineIdMask",
+  "ucodeId",
+];
 
 /** Read consecutive u32 named by `fields`, starting at `offset`. */
 function readWords<K extends string>(
@@ -283,12 +330,12 @@ export function parseBooter(bytes: Uint8Array, file?: string): BooterFirmware {
   const r = new ByteReader(bytes, { file });
   const length = bytes.length;
   const hsAt = binHeader.headerOffset;
-  const at = (name: (typeof HS_HEADER_FIELDS)[number]) => hsAt + 4 * HS_HEADER_FIELDS.indexOf(name);
+  const at = (name: keyof HsHeaderV2) => hsAt + 4 * HS_HEADER_V2_FIELDS.indexOf(name);
 
   r.check(hsAt, HS_HEADER_V2_SIZE, "hsHeader");
-  const hsHeader: HsHeaderV2 = readWords(r, hsAt, HS_HEADER_FIELDS, "hsHeader");
+  const hsHeader: HsHeaderV2 = readWords(r, hsAt, HS_HEADER_V2_FIELDS, "hsHeader");
 
-  const word = (pointerField: (typeof HS_HEADER_FIELDS)[number]): number => {
+  const word = (pointerField: keyof HsHeaderV2): number => {
     const where = hsHeader[pointerField];
     requireRange(r, at(pointerField), `hsHeader.${pointerField}`, where, 4, length, "file");
     return r.u32(where, `hsHeader.${pointerField}`);
@@ -317,7 +364,7 @@ export function parseBooter(bytes: Uint8Array, file?: string): BooterFirmware {
   const signatureParams: HsSignatureParams = readWords(
     r,
     hsHeader.metaDataOffset,
-    SIGNATURE_PARAM_FIELDS,
+    HS_SIGNATURE_PARAMS_FIELDS,
     "signatureParams",
   );
 
@@ -403,7 +450,7 @@ function readLoadHeader(
     r.length,
     "file",
   );
-  const fixed = readWords(r, hs.headerOffset, LOAD_HEADER_FIELDS, "loadHeader");
+  const fixed = readWords(r, hs.headerOffset, HS_LOAD_HEADER_V2_FIELDS, "loadHeader");
   const numAppsAt = hs.headerOffset + 16;
   const room = Math.floor((hs.headerSize - HS_LOAD_HEADER_V2_SIZE) / HS_LOAD_APP_SIZE);
   if (fixed.numApps === 0) r.fail(numAppsAt, "loadHeader.numApps", "the load header has no app");
@@ -418,7 +465,7 @@ function readLoadHeader(
   const apps: HsLoadHeaderApp[] = [];
   for (let i = 0; i < fixed.numApps; i++) {
     const appAt = hs.headerOffset + HS_LOAD_HEADER_V2_SIZE + i * HS_LOAD_APP_SIZE;
-    apps.push(readWords(r, appAt, APP_FIELDS, `loadHeader.apps[${i}]`));
+    apps.push(readWords(r, appAt, HS_LOAD_APP_FIELDS, `loadHeader.apps[${i}]`));
   }
   return { ...fixed, apps };
 }

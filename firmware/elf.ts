@@ -25,6 +25,7 @@
  */
 
 import { FirmwareFormatError } from "../errors.ts";
+import { parseNamedSource } from "./_named_source.ts";
 import { ByteReader, hex } from "./byte_reader.ts";
 import { bufferSource, type ByteSource, checkRange } from "./byte_source.ts";
 
@@ -155,13 +156,7 @@ function readChecked(source: ByteSource, offset: number, length: number, field: 
  * ```
  */
 export function parseElf(source: ByteSource | Uint8Array, file?: string): ElfFile {
-  const src = source instanceof Uint8Array ? bufferSource(source, file) : source;
-  const name = file ?? src.name;
-  try {
-    return parseElfSource(src, name);
-  } catch (e) {
-    throw e instanceof FirmwareFormatError && name !== undefined ? e.withFile(name) : e;
-  }
+  return parseNamedSource(source, file, parseElfSource);
 }
 
 function parseElfSource(source: ByteSource, file: string | undefined): ElfFile {

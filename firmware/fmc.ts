@@ -19,7 +19,8 @@
  */
 
 import { FirmwareFormatError } from "../errors.ts";
-import { bufferSource, type ByteSource } from "./byte_source.ts";
+import { parseNamedSource } from "./_named_source.ts";
+import type { ByteSource } from "./byte_source.ts";
 import { type ElfFile, parseElf, requireSection, sectionBytes, SHT_NOBITS } from "./elf.ts";
 
 /** Size of the SHA-384 `hash`. */
@@ -85,13 +86,7 @@ const SECTIONS = [
  * ```
  */
 export function parseFmc(source: ByteSource | Uint8Array, file?: string): FmcFirmware {
-  const src = source instanceof Uint8Array ? bufferSource(source, file) : source;
-  const name = file ?? src.name;
-  try {
-    return parseFmcSource(src, name);
-  } catch (e) {
-    throw e instanceof FirmwareFormatError && name !== undefined ? e.withFile(name) : e;
-  }
+  return parseNamedSource(source, file, parseFmcSource);
 }
 
 function parseFmcSource(source: ByteSource, file: string | undefined): FmcFirmware {

@@ -55,14 +55,24 @@ export interface GenBootloader {
 /** Size of `nvfw_bl_desc`. */
 export const GEN_BOOTLOADER_DESC_SIZE = 24;
 
-const FIELDS = [
+/**
+ * The fields of `nvfw_bl_desc` in file order: six u32, field `i` at
+ * `binHeader.headerOffset + 4 * i`.
+ *
+ * @example
+ * ```ts
+ * import { GEN_BOOTLOADER_DESC_FIELDS, GEN_BOOTLOADER_DESC_SIZE } from "./gen_bootloader.ts";
+ * console.assert(4 * GEN_BOOTLOADER_DESC_FIELDS.length === GEN_BOOTLOADER_DESC_SIZE);
+ * ```
+ */
+export const GEN_BOOTLOADER_DESC_FIELDS: readonly (keyof GenBootloaderDescriptor)[] = [
   "startTag",
   "dmemLoadOffset",
   "codeOffset",
   "codeSize",
   "dataOffset",
   "dataSize",
-] as const;
+];
 
 /**
  * Parse a generic bootloader file and check that its code and data lie in the payload.
@@ -89,7 +99,7 @@ export function parseGenBootloader(bytes: Uint8Array, file?: string): GenBootloa
   const at = binHeader.headerOffset;
   r.check(at, GEN_BOOTLOADER_DESC_SIZE, "descriptor");
   const descriptor = {} as GenBootloaderDescriptor;
-  FIELDS.forEach((name, i) => {
+  GEN_BOOTLOADER_DESC_FIELDS.forEach((name, i) => {
     descriptor[name] = r.u32(at + 4 * i, `descriptor.${name}`);
   });
   const payload = bytes.subarray(binHeader.dataOffset, binHeader.dataOffset + binHeader.dataSize);
@@ -97,7 +107,7 @@ export function parseGenBootloader(bytes: Uint8Array, file?: string): GenBootloa
     const start = descriptor[offsetName];
     if (start + size > payload.length) {
       r.fail(
-        at + 4 * FIELDS.indexOf(offsetName),
+        at + 4 * GEN_BOOTLOADER_DESC_FIELDS.indexOf(offsetName),
         `descriptor.${offsetName}`,
         `range 0x${hex(start)}+0x${hex(size)} is outside the ${payload.length}-byte payload`,
       );

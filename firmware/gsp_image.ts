@@ -25,6 +25,7 @@
  */
 
 import { FirmwareFormatError } from "../errors.ts";
+import { parseNamedSource } from "./_named_source.ts";
 import { hex } from "./byte_reader.ts";
 import { bufferSource, type ByteSource } from "./byte_source.ts";
 import {
@@ -94,13 +95,7 @@ export interface GspImage {
  * ```
  */
 export function parseGspImage(source: ByteSource | Uint8Array, file?: string): GspImage {
-  const src = source instanceof Uint8Array ? bufferSource(source, file) : source;
-  const name = file ?? src.name;
-  try {
-    return parseGspImageSource(src, name);
-  } catch (e) {
-    throw e instanceof FirmwareFormatError && name !== undefined ? e.withFile(name) : e;
-  }
+  return parseNamedSource(source, file, parseGspImageSource);
 }
 
 function parseGspImageSource(source: ByteSource, file: string | undefined): GspImage {

@@ -14,7 +14,8 @@ import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import { getLogger } from "npm:@logtape/logtape@2.4.2";
 import { FalconryError, FirmwareChecksumError, FirmwareNotFoundError } from "../errors.ts";
-import { FIRMWARE_MANIFEST, type FirmwareManifest, type ManifestFile } from "./manifest.ts";
+import { FIRMWARE_MANIFEST } from "./manifest.ts";
+import type { FirmwareManifest, ManifestFile } from "./manifest_types.ts";
 
 const log = getLogger(["falconry", "loader", "verify"]);
 
@@ -448,27 +449,7 @@ const MANIFEST_HEADER = `/**
  * @module
  */
 
-/** One regular file of the manifest. */
-export interface ManifestFile {
-  /** Lower-case hex sha256 of the file's bytes. */
-  readonly sha256: string;
-  /** Length in bytes. */
-  readonly size: number;
-}
+import type { FirmwareManifest } from "./manifest_types.ts";
 
-/** Which package the manifest describes, and what it holds. */
-export interface FirmwareManifest {
-  /** Debian package name. */
-  readonly package: string;
-  /** Debian package version the hashes were taken from. */
-  readonly version: string;
-  /** The suite the package is fetched from. */
-  readonly suite: string;
-  /** The archive component that holds it. */
-  readonly component: string;
-  /** Regular files: path relative to a firmware root → hash and size. */
-  readonly files: Readonly<Record<string, ManifestFile>>;
-  /** Symlinks: path relative to a firmware root → the link's (relative) target. */
-  readonly links: Readonly<Record<string, string>>;
-}
+export type { FirmwareManifest, ManifestFile } from "./manifest_types.ts";
 `;

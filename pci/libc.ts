@@ -343,19 +343,7 @@ export function pread(
   offset: number | bigint,
   path?: string,
 ): number {
-  let done = 0;
-  while (done < buffer.length) {
-    const part = done === 0 ? buffer : buffer.subarray(done);
-    const at = BigInt(offset) + BigInt(done);
-    const n = retrying(
-      "pread",
-      { path },
-      () => Number(libc().pread(fd, part, BigInt(part.length), at)),
-    );
-    if (n === 0) break;
-    done += n;
-  }
-  return done;
+  return transferAll("pread", fd, buffer, offset, path);
 }
 
 /**
@@ -381,14 +369,27 @@ export function pwrite(
   offset: number | bigint,
   path?: string,
 ): number {
+  return transferAll("pwrite", fd, buffer, offset, path);
+}
+
+// One pread or pwrite may move fewer bytes than asked (a device, a signal after
+// some bytes, the end of the file): go on from where the last call stopped
+// until the buffer is done or a call moves nothing.
+function transferAll(
+  call: "pread" | "pwrite",
+  fd: number,
+  buffer: Uint8Array<ArrayBuffer>,
+  offset: number | bigint,
+  path: string | undefined,
+): number {
   let done = 0;
   while (done < buffer.length) {
     const part = done === 0 ? buffer : buffer.subarray(done);
     const at = BigInt(offset) + BigInt(done);
     const n = retrying(
-      "pwrite",
+      call,
       { path },
-      () => Number(libc().pwrite(fd, part, BigInt(part.length), at)),
+      () => Number(libc()[call](fd, part, BigInt(part.length), at)),
     );
     if (n === 0) break;
     done += n;

@@ -253,6 +253,36 @@ export async function configureLogging(level: LogLevel): Promise<void> {
 }
 
 /**
+ * Start a command: parse `args` against `options` plus
+ * {@linkcode COMMON_OPTIONS}; on `--help` print `help` on stdout and return
+ * `undefined` (the command then exits 0); otherwise configure logging from
+ * `--log-level` and return the parsed arguments.
+ *
+ * @throws {UsageError} for an unknown option, a missing value, or a bad log level.
+ *
+ * @example
+ * ```ts
+ * import { startCli } from "./_cli.ts";
+ * const args = await startCli(["--json"], {}, "Usage: x.ts [--json]");
+ * console.assert(args !== undefined && args.json);
+ * ```
+ */
+export async function startCli(
+  args: readonly string[],
+  options: OptionSpecs,
+  help: string,
+  allowPositionals = false,
+): Promise<ParsedArgs | undefined> {
+  const parsed = parseCli(args, options, allowPositionals);
+  if (parsed.help) {
+    console.log(help);
+    return undefined;
+  }
+  await configureLogging(parsed.logLevel);
+  return parsed;
+}
+
+/**
  * Run `main` and exit with its code (default 0). A {@linkcode FalconryError},
  * or a file-system error about a path the user gave (missing, a directory,
  * no permission), prints `error: <message>` on stderr and exits 1; anything
@@ -355,12 +385,9 @@ export async function runCommandTable(
     return 0;
   }
   const command = commandOf(program, table, name);
-  const parsed = parseCli(rest, command.options, command.allowPositionals ?? false);
-  if (parsed.help) {
-    console.log(commandHelp(program, name, command));
-    return 0;
-  }
-  await configureLogging(parsed.logLevel);
+  const help = commandHelp(program, name, command);
+  const parsed = await startCli(rest, command.options, help, command.allowPositionals ?? false);
+  if (parsed === undefined) return 0;
   return (await command.run(parsed)) ?? 0;
 }
 

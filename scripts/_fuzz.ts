@@ -38,6 +38,7 @@
 import { getLogger } from "npm:@logtape/logtape@2.4.2";
 import { FirmwareFormatError } from "../errors.ts";
 import {
+  BIN_HEADER_FIELDS,
   type BooterFirmware,
   booterLoadMap,
   bufferSource,
@@ -50,8 +51,13 @@ import {
   fmcSignatures,
   type FwsecFirmware,
   fwsecUcodeLength,
+  GEN_BOOTLOADER_DESC_FIELDS,
   GEN_BOOTLOADER_DESC_SIZE,
   gspSignature,
+  HS_HEADER_V2_FIELDS,
+  HS_LOAD_APP_FIELDS,
+  HS_LOAD_HEADER_V2_FIELDS,
+  HS_SIGNATURE_PARAMS_FIELDS,
   parseBinHeader,
   parseBooter,
   parseElf,
@@ -375,40 +381,8 @@ class AnatomyBuilder implements SeedAnatomy {
 const big = (...values: number[]): bigint[] =>
   values.filter((v) => Number.isSafeInteger(v) && v >= 0).map((v) => BigInt(v));
 
-const BIN_HEADER_NAMES = [
-  "binMagic",
-  "binVersion",
-  "binSize",
-  "headerOffset",
-  "dataOffset",
-  "dataSize",
-] as const;
-
-const HS_HEADER_NAMES = [
-  "sigProdOffset",
-  "sigProdSize",
-  "patchLocOffset",
-  "patchSigOffset",
-  "metaDataOffset",
-  "metaDataSize",
-  "numSigOffset",
-  "headerOffset",
-  "headerSize",
-] as const;
-
-const LOAD_HEADER_NAMES = ["osCodeOffset", "osCodeSize", "osDataOffset", "osDataSize", "numApps"];
-const APP_NAMES = ["codeOffset", "codeSize", "dataOffset", "dataSize"];
-const GEN_DESC_NAMES = [
-  "startTag",
-  "dmemLoadOffset",
-  "codeOffset",
-  "codeSize",
-  "dataOffset",
-  "dataSize",
-];
-
 function binAnatomy(a: AnatomyBuilder, bytes: Uint8Array): { headerOffset: number; data: number } {
-  a.words("binHeader", 0, BIN_HEADER_NAMES).mark(24, bytes.length).point(0, 24);
+  a.words("binHeader", 0, BIN_HEADER_FIELDS).mark(24, bytes.length).point(0, 24);
   const headerOffset = Number(readUint(bytes, 12, 4) ?? 0n);
   const data = Number(readUint(bytes, 16, 4) ?? 0n);
   a.mark(headerOffset, data).point(headerOffset, data, bytes.length);
@@ -433,16 +407,16 @@ function booterAnatomy(bytes: Uint8Array): SeedAnatomy {
   const hsAt = b.binHeader.headerOffset;
   const imageAt = b.binHeader.dataOffset;
   const load = b.loadHeader;
-  a.words("hsHeader", hsAt, HS_HEADER_NAMES)
+  a.words("hsHeader", hsAt, HS_HEADER_V2_FIELDS)
     .struct("words", 0, [
       ["patchLocation", hs.patchLocOffset, 4],
       ["patchSignatureOffset", hs.patchSigOffset, 4],
       ["signatureCount", hs.numSigOffset, 4],
     ])
-    .words("signatureParams", hs.metaDataOffset, ["fuseVersion", "engineIdMask", "ucodeId"])
-    .words("loadHeader", hs.headerOffset, LOAD_HEADER_NAMES);
+    .words("signatureParams", hs.metaDataOffset, HS_SIGNATURE_PARAMS_FIELDS)
+    .words("loadHeader", hs.headerOffset, HS_LOAD_HEADER_V2_FIELDS);
   load.apps.forEach((_, i) =>
-    a.words(`loadHeader.apps[${i}]`, hs.headerOffset + 20 + 16 * i, APP_NAMES)
+    a.words(`loadHeader.apps[${i}]`, hs.headerOffset + 20 + 16 * i, HS_LOAD_APP_FIELDS)
   );
   a.mark(
     hsAt + 36,
@@ -590,7 +564,9 @@ function genAnatomy(bytes: Uint8Array): SeedAnatomy {
   } catch {
     return a.done();
   }
-  a.words("descriptor", headerOffset, GEN_DESC_NAMES).mark(headerOffset + GEN_BOOTLOADER_DESC_SIZE);
+  a.words("descriptor", headerOffset, GEN_BOOTLOADER_DESC_FIELDS).mark(
+    headerOffset + GEN_BOOTLOADER_DESC_SIZE,
+  );
   const f = (name: string) => a.field(`descriptor.${name}`);
   a.setOneOf("gen.range-at-payload-end", [
     [f("codeOffset"), big(payload, payload - 1, 0xffffffff)],
@@ -605,26 +581,26 @@ function genAnatomy(bytes: Uint8Array): SeedAnatomy {
   return a.done();
 }
 
+// The identification and the fields before the entry point sit at the same
+// offsets in both classes.
+const ELF_HEADER_START: Layout = [
+  ["class", 4, 1],
+  ["data", 5, 1],
+  ["identVersion", 6, 1],
+  ["type", 16, 2],
+  ["machine", 18, 2],
+  ["version", 20, 4],
+];
 const ELF_HEADER_LAYOUT: Record<32 | 64, Layout> = {
   32: [
-    ["class", 4, 1],
-    ["data", 5, 1],
-    ["identVersion", 6, 1],
-    ["type", 16, 2],
-    ["machine", 18, 2],
-    ["version", 20, 4],
+    ...ELF_HEADER_START,
     ["shoff", 32, 4],
     ["shentsize", 46, 2],
     ["shnum", 48, 2],
     ["shstrndx", 50, 2],
   ],
   64: [
-    ["class", 4, 1],
-    ["data", 5, 1],
-    ["identVersion", 6, 1],
-    ["type", 16, 2],
-    ["machine", 18, 2],
-    ["version", 20, 4],
+    ...ELF_HEADER_START,
     ["shoff", 40, 8],
     ["shentsize", 58, 2],
     ["shnum", 60, 2],
@@ -1304,6 +1280,29 @@ interface Mutator {
 }
 
 const EMPTY = "skipped (empty input)";
+const AT_SIZE_LIMIT = "skipped (input at the size limit)";
+
+/** Cut the input to its first `length` bytes. */
+function truncate(input: MutableInput, length: number): string {
+  const n = input.bytes.length;
+  input.bytes = input.bytes.subarray(0, length);
+  return `to ${hx(length)} of ${hx(n)}`;
+}
+
+/** Replace `deleted` bytes at `at` with `inserted`, in a new buffer. */
+function splice(
+  input: MutableInput,
+  at: number,
+  deleted: number,
+  inserted: Uint8Array = new Uint8Array(0),
+): void {
+  const old = input.bytes;
+  const out = new Uint8Array(old.length - deleted + inserted.length);
+  out.set(old.subarray(0, at));
+  out.set(inserted, at);
+  out.set(old.subarray(at + deleted), at + inserted.length);
+  input.bytes = out;
+}
 
 const MUTATORS: readonly Mutator[] = [
   {
@@ -1384,9 +1383,7 @@ const MUTATORS: readonly Mutator[] = [
     apply(input, _seed, r) {
       const n = input.bytes.length;
       if (n === 0) return EMPTY;
-      const length = r.chance(0.3) ? r.below(Math.min(n, 64)) : r.below(n);
-      input.bytes = input.bytes.subarray(0, length);
-      return `to ${hx(length)} of ${hx(n)}`;
+      return truncate(input, r.chance(0.3) ? r.below(Math.min(n, 64)) : r.below(n));
     },
   },
   {
@@ -1396,12 +1393,10 @@ const MUTATORS: readonly Mutator[] = [
     apply(input, seed, r) {
       const n = input.bytes.length;
       const marks = [0, 1, 2, 4, 8, 16, 24, 64, ...seed.anatomy.boundaries];
-      const length = Math.max(
-        0,
-        Math.min(n, r.pick(marks) + r.pick([-4, -2, -1, 0, 0, 0, 1, 2, 4])),
+      return truncate(
+        input,
+        Math.max(0, Math.min(n, r.pick(marks) + r.pick([-4, -2, -1, 0, 0, 0, 1, 2, 4]))),
       );
-      input.bytes = input.bytes.subarray(0, length);
-      return `to ${hx(length)} of ${hx(n)}`;
     },
   },
   {
@@ -1411,11 +1406,8 @@ const MUTATORS: readonly Mutator[] = [
     apply(input, _seed, r) {
       const n = input.bytes.length;
       const count = Math.min(MAX_INPUT - n, r.pick([1, 2, 3, 4, 7, 8, 16, 64, 256, 4096, n + 1]));
-      if (count <= 0) return "skipped (input at the size limit)";
-      const out = new Uint8Array(n + count);
-      out.set(input.bytes);
-      out.set(garbage(r, count, input.bytes), n);
-      input.bytes = out;
+      if (count <= 0) return AT_SIZE_LIMIT;
+      splice(input, n, 0, garbage(r, count, input.bytes));
       return `by ${hx(count)} bytes`;
     },
   },
@@ -1440,13 +1432,9 @@ const MUTATORS: readonly Mutator[] = [
     apply(input, _seed, r) {
       const n = input.bytes.length;
       const count = Math.min(MAX_INPUT - n, r.pick([1, 2, 4, 8, 16, 512]));
-      if (count <= 0) return "skipped (input at the size limit)";
+      if (count <= 0) return AT_SIZE_LIMIT;
       const at = position(r, n + 1, 1);
-      const out = new Uint8Array(n + count);
-      out.set(input.bytes.subarray(0, at));
-      out.set(garbage(r, count, input.bytes), at);
-      out.set(input.bytes.subarray(at), at + count);
-      input.bytes = out;
+      splice(input, at, 0, garbage(r, count, input.bytes));
       return `${hx(count)} bytes at ${hx(at)}`;
     },
   },
@@ -1459,10 +1447,7 @@ const MUTATORS: readonly Mutator[] = [
       if (n === 0) return EMPTY;
       const count = Math.min(n, r.pick([1, 2, 4, 8, 16, 512]));
       const at = position(r, n, count);
-      const out = new Uint8Array(n - count);
-      out.set(input.bytes.subarray(0, at));
-      out.set(input.bytes.subarray(at + count), at);
-      input.bytes = out;
+      splice(input, at, count);
       return `${hx(count)} bytes at ${hx(at)}`;
     },
   },

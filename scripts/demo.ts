@@ -28,8 +28,7 @@ import { FIRMWARE_MANIFEST } from "../loader/manifest.ts";
 import { type FirmwareSet, loadFirmwareSet } from "../loader/firmware_set.ts";
 import { loadGspImage } from "../loader/gsp_image.ts";
 import { locateFirmware } from "../loader/locate.ts";
-import { formatDuration, parseCli, printJson, runMain, UsageError } from "./_cli.ts";
-import { configureLogging } from "./_cli.ts";
+import { formatDuration, printJson, runMain, startCli, UsageError } from "./_cli.ts";
 import { writeForgedFirmware } from "./_forged_firmware.ts";
 
 const DEMO_CHIPS = ["tu102", "tu116", "ga100", "ga102", "ad102", "gh100", "gb100", "gb202"];
@@ -233,17 +232,13 @@ async function gspImageDemo(dir: string | undefined, forced: boolean) {
 }
 
 async function main(): Promise<number> {
-  const args = parseCli(Deno.args, {
+  const args = await startCli(Deno.args, {
     firmware: { type: "string", valueName: "DIR", description: "a firmware root searched first" },
     vbios: { type: "string", valueName: "FILE", description: "a VBIOS dump" },
     forged: { type: "boolean", description: "use forged files even where real ones exist" },
-  });
-  if (args.help) {
-    console.log(HELP);
-    return 0;
-  }
+  }, HELP);
+  if (args === undefined) return 0;
   if (args.positionals.length) throw new UsageError("demo takes no positional arguments");
-  await configureLogging(args.logLevel);
   const dir = args.string("firmware");
   const forced = args.flag("forged");
 

@@ -30,13 +30,12 @@ import {
   SELF_TEST_TARGETS,
 } from "./_fuzz.ts";
 import {
-  configureLogging,
   formatDuration,
   formatHelp,
   type OptionSpecs,
-  parseCli,
   printJson,
   runMain,
+  startCli,
   UsageError,
 } from "./_cli.ts";
 
@@ -142,12 +141,8 @@ function replay(targets: string[], seed: number, iterationText: string, saveTo?:
 }
 
 async function main(): Promise<number> {
-  const args = parseCli(Deno.args, OPTIONS);
-  if (args.help) {
-    console.log(HELP);
-    return 0;
-  }
-  await configureLogging(args.logLevel);
+  const args = await startCli(Deno.args, OPTIONS, HELP);
+  if (args === undefined) return 0;
   const seed = wholeNumber("seed", args.string("seed"), 0, 0xffffffff);
   const targets = targetNames((args.values.target as string[] | undefined) ?? []);
   const replayAt = args.string("replay");

@@ -45,14 +45,7 @@ import {
 } from "../pci/mod.ts";
 import { DeviceError, FalconryError, OsError } from "../errors.ts";
 import { findRegisters } from "../registers/mod.ts";
-import {
-  configureLogging,
-  formatHelp,
-  type OptionSpecs,
-  parseCli,
-  printJson,
-  runMain,
-} from "./_cli.ts";
+import { formatHelp, type OptionSpecs, printJson, runMain, startCli } from "./_cli.ts";
 
 const log = getLogger(["falconry", "scripts", "probe"]);
 
@@ -327,12 +320,8 @@ async function withPermissionHint(run: () => Promise<number>): Promise<number> {
 }
 
 async function main(args: readonly string[]): Promise<number> {
-  const parsed = parseCli(args, OPTIONS);
-  if (parsed.help) {
-    console.log(HELP);
-    return 0;
-  }
-  await configureLogging(parsed.logLevel);
+  const parsed = await startCli(args, OPTIONS, HELP);
+  if (parsed === undefined) return 0;
   const root = parsed.string("sysfs-root") ?? DEFAULT_SYSFS_ROOT;
   const device = parsed.string("device");
   return await withPermissionHint(() =>

@@ -37,15 +37,7 @@ import {
   type RegisterInstance,
   unnamedBits,
 } from "../registers/mod.ts";
-import {
-  configureLogging,
-  formatHelp,
-  type OptionSpecs,
-  parseCli,
-  printJson,
-  runMain,
-  UsageError,
-} from "./_cli.ts";
+import { formatHelp, type OptionSpecs, printJson, runMain, startCli, UsageError } from "./_cli.ts";
 
 const log = getLogger(["falconry", "scripts", "regs"]);
 
@@ -219,12 +211,8 @@ function hitJson(hit: RegisterHit, value: number | undefined) {
 }
 
 async function main(args: readonly string[]): Promise<number> {
-  const parsed = parseCli(args, OPTIONS, true);
-  if (parsed.help) {
-    console.log(HELP);
-    return 0;
-  }
-  await configureLogging(parsed.logLevel);
+  const parsed = await startCli(args, OPTIONS, HELP, true);
+  if (parsed === undefined) return 0;
   const chip = chipOf(parsed.string("chip") ?? DEFAULT_CHIP);
   const [query, valueText, ...extra] = parsed.positionals;
   if (extra.length) throw new UsageError(`too many arguments: ${extra.join(" ")}; see --help`);

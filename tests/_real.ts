@@ -11,7 +11,8 @@ export const REQUIRE_REAL = Deno.env.get("FALCONRY_REQUIRE_REAL_FIRMWARE") === "
 export const SHARED_DIR = new URL("../../shared/", import.meta.url).pathname;
 export const REAL_VBIOS_PATH = `${SHARED_DIR}vbios/TU102.rom`;
 
-function exists(path: string): boolean {
+/** Whether `path` exists (a file, a folder, or a link to one). */
+export function existsSync(path: string): boolean {
   try {
     Deno.statSync(path);
     return true;
@@ -24,7 +25,7 @@ function exists(path: string): boolean {
 export function findRealFirmware(rel: string): string | undefined {
   for (const { dir } of firmwareSearchDirs()) {
     const p = `${dir}/${rel}`;
-    if (exists(p)) return p;
+    if (existsSync(p)) return p;
   }
   return undefined;
 }
@@ -32,7 +33,7 @@ export function findRealFirmware(rel: string): string | undefined {
 /** The firmware root that holds the whole real set, if any. */
 export function realFirmwareRoot(): string | undefined {
   for (const { dir } of firmwareSearchDirs()) {
-    if (exists(`${dir}/nvidia/tu102/gsp/booter_load-570.144.bin`)) return dir;
+    if (existsSync(`${dir}/nvidia/tu102/gsp/booter_load-570.144.bin`)) return dir;
   }
   return undefined;
 }
@@ -65,7 +66,7 @@ export function realFirmwareTest(
 
 /** Register a test that needs the real TU102 VBIOS from `../shared/vbios/`. */
 export function realVbiosTest(name: string, fn: (bytes: Uint8Array) => void | Promise<void>): void {
-  if (exists(REAL_VBIOS_PATH)) {
+  if (existsSync(REAL_VBIOS_PATH)) {
     Deno.test(name, () => fn(Deno.readFileSync(REAL_VBIOS_PATH)));
   } else {
     Deno.test({

@@ -16,15 +16,15 @@ function configFile(size = 256): string {
   return path;
 }
 
+/** The 256-byte config space in `path`, opened read-only through `fd`. */
+function readOnlyConfig(fd: number, path: string): FileConfigSpace {
+  return new FileConfigSpace(fd, { size: 256, bdf: "0000:02:00.0", path, readOnly: true });
+}
+
 Deno.test("reads of every width, little-endian", () => {
   const path = configFile();
   using file = openFile(path, O_RDONLY);
-  using config = new FileConfigSpace(file.fd, {
-    size: 256,
-    bdf: "0000:02:00.0",
-    path,
-    readOnly: true,
-  });
+  using config = readOnlyConfig(file.fd, path);
   assert.equal(config.read32(0), 0x220410de);
   assert.equal(config.read16(2), 0x2204);
   assert.equal(config.read8(0), 0xde);
@@ -71,12 +71,7 @@ Deno.test("read-only refuses writes and leaves the file unchanged", () => {
   const path = configFile();
   const before = createHash("sha256").update(Deno.readFileSync(path)).digest("hex");
   using file = openFile(path, O_RDONLY);
-  const config = new FileConfigSpace(file.fd, {
-    size: 256,
-    bdf: "0000:02:00.0",
-    path,
-    readOnly: true,
-  });
+  const config = readOnlyConfig(file.fd, path);
   assert.throws(
     () => config.write16(4, 0x0006),
     (e: unknown) =>
@@ -88,12 +83,7 @@ Deno.test("read-only refuses writes and leaves the file unchanged", () => {
 Deno.test("a short read (sysfs for non-root stops at 64 bytes) is a DeviceError with the fix", () => {
   const path = configFile(64);
   using file = openFile(path, O_RDONLY);
-  const config = new FileConfigSpace(file.fd, {
-    size: 256,
-    bdf: "0000:02:00.0",
-    path,
-    readOnly: true,
-  });
+  const config = readOnlyConfig(file.fd, path);
   assert.equal(config.read32(0x3c), 0);
   assert.throws(
     () => config.read32(0x40),

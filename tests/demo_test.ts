@@ -10,39 +10,18 @@ import { bufferSource } from "../firmware/byte_source.ts";
 import { forgeVbios } from "../firmware/forge/vbios.ts";
 import { extractFwsec, type FwsecFirmware } from "../firmware/fwsec/extract.ts";
 import { locateFirmware } from "../loader/locate.ts";
-import { REAL_VBIOS_PATH, realFirmwareTest } from "./_real.ts";
+import { type CliRun, runScript } from "./_cli.ts";
+import { existsSync, REAL_VBIOS_PATH, realFirmwareTest } from "./_real.ts";
 
 const SCRIPT = new URL("../scripts/demo.ts", import.meta.url).pathname;
 const DEMO_CHIPS = ["tu102", "tu116", "ga100", "ga102", "ad102", "gh100", "gb100", "gb202"];
 const DEMO_FILES = DEMO_CHIPS.flatMap((name) =>
   firmwareFiles(chipByName(name)!, "570.144").filter((f) => f.required).map((f) => f.path)
 );
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-const HAVE_REAL_VBIOS = exists(REAL_VBIOS_PATH);
+const HAVE_REAL_VBIOS = existsSync(REAL_VBIOS_PATH);
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function demo(args: string[], env?: Record<string, string>): Promise<Run> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", SCRIPT, ...args],
-    clearEnv: env !== undefined,
-    env: { NO_COLOR: "1", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+function demo(args: string[], env?: Record<string, string>): Promise<CliRun> {
+  return runScript(SCRIPT, args, { env, clearEnv: env !== undefined });
 }
 
 // deno-lint-ignore no-explicit-any
@@ -210,7 +189,7 @@ Deno.test("demo: where no firmware can be found, every chip is forged and it exi
     const lookup = (name: string) => (env as Record<string, string>)[name];
     // Only /lib/firmware is left to search.
     const origins = await Promise.all(DEMO_CHIPS.map((chip) => realOrigin(chip, lookup)));
-    if (!exists("/lib/firmware/nvidia")) {
+    if (!existsSync("/lib/firmware/nvidia")) {
       assert.deepEqual(origins, DEMO_CHIPS.map(() => "forged"));
     }
     for (const [i, chip] of DEMO_CHIPS.entries()) {

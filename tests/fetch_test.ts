@@ -233,6 +233,22 @@ const hasDpkgDeb = await new Deno.Command("dpkg-deb", { args: ["--version"], std
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
+/** A test that needs dpkg-deb (ignored as skipped without it), given a temporary folder. */
+function debTest(name: string, fn: (dir: string) => Promise<void>): void {
+  Deno.test({
+    name: `${name}${hasDpkgDeb ? "" : " (skipped: no dpkg-deb)"}`,
+    ignore: !hasDpkgDeb,
+    fn: async () => {
+      const dir = await Deno.makeTempDir();
+      try {
+        await fn(dir);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}
+
 /** The package's GSP files: path under usr/lib/firmware → contents. */
 const DEB_FILES: Record<string, string> = {
   "nvidia/tu102/gsp/booter_load-570.144.bin": "tu102 booter load",
@@ -336,128 +352,100 @@ async function assertInstalledTree(firmware: string): Promise<void> {
   assert.deepEqual(await listDir(`${firmware}/nvidia/tu102`), ["gsp"]);
 }
 
-Deno.test({
-  name: `extraction from a .deb built with dpkg-deb${hasDpkgDeb ? "" : " (skipped: no dpkg-deb)"}`,
-  ignore: !hasDpkgDeb,
-  fn: async () => {
-    const dir = await Deno.makeTempDir();
-    try {
-      const deb = await buildDeb(dir);
-      const cache = `${dir}/cache/falconry`;
-      const steps: string[] = [];
-      const result = await installFirmwareFromDeb(deb, {
-        cacheDir: cache,
-        manifest: DEB_MANIFEST,
-        onStep: (s) => steps.push(s.step),
-      });
-      assert.deepEqual(steps, ["list", "extract", "verify", "install"]);
-      assert.equal(result.firmwareDir, `${cache}/firmware`);
-      assert.equal(result.files, 3);
-      assert.equal(result.links, 3);
-      assert.equal(result.bytes, Object.values(DEB_FILES).join("").length);
-      assert.deepEqual(result.unknownFiles, []);
-      await assertInstalledTree(`${cache}/firmware`);
-      assert.deepEqual(await listDir(cache), ["firmware"], "no work folder left behind");
+debTest("extraction from a .deb built with dpkg-deb", async (dir) => {
+  const deb = await buildDeb(dir);
+  const cache = `${dir}/cache/falconry`;
+  const steps: string[] = [];
+  const result = await installFirmwareFromDeb(deb, {
+    cacheDir: cache,
+    manifest: DEB_MANIFEST,
+    onStep: (s) => steps.push(s.step),
+  });
+  assert.deepEqual(steps, ["list", "extract", "verify", "install"]);
+  assert.equal(result.firmwareDir, `${cache}/firmware`);
+  assert.equal(result.files, 3);
+  assert.equal(result.links, 3);
+  assert.equal(result.bytes, Object.values(DEB_FILES).join("").length);
+  assert.deepEqual(result.unknownFiles, []);
+  await assertInstalledTree(`${cache}/firmware`);
+  assert.deepEqual(await listDir(cache), ["firmware"], "no work folder left behind");
 
-      // A second install replaces the first one whole.
-      await Deno.writeTextFile(`${cache}/firmware/stale.txt`, "old");
-      await installFirmwareFromDeb(deb, { cacheDir: cache, manifest: DEB_MANIFEST });
-      await assertInstalledTree(`${cache}/firmware`);
-      await assert.rejects(Deno.lstat(`${cache}/firmware/stale.txt`), Deno.errors.NotFound);
-      assert.deepEqual(await listDir(cache), ["firmware"]);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+  // A second install replaces the first one whole.
+  await Deno.writeTextFile(`${cache}/firmware/stale.txt`, "old");
+  await installFirmwareFromDeb(deb, { cacheDir: cache, manifest: DEB_MANIFEST });
+  await assertInstalledTree(`${cache}/firmware`);
+  await assert.rejects(Deno.lstat(`${cache}/firmware/stale.txt`), Deno.errors.NotFound);
+  assert.deepEqual(await listDir(cache), ["firmware"]);
 });
 
-Deno.test({
-  name: `a package that differs from the manifest fails and keeps the old cache${
-    hasDpkgDeb ? "" : " (skipped: no dpkg-deb)"
-  }`,
-  ignore: !hasDpkgDeb,
-  fn: async () => {
-    const dir = await Deno.makeTempDir();
-    try {
-      const deb = await buildDeb(dir, {
-        ...DEB_FILES,
-        "nvidia/ad102/gsp/gsp-570.144.bin": "ad102 gsp imagE",
-      });
-      const cache = `${dir}/falconry`;
-      await Deno.mkdir(`${cache}/firmware`, { recursive: true });
-      await Deno.writeTextFile(`${cache}/firmware/previous.txt`, "kept");
-      const error = await installFirmwareFromDeb(deb, { cacheDir: cache, manifest: DEB_MANIFEST })
-        .then(() => undefined, (e) => e);
-      assert.ok(error instanceof FirmwareChecksumError, String(error));
-      assert.match(error.path, /nvidia\/ad102\/gsp\/gsp-570\.144\.bin$/);
-      assert.equal(error.expected, sha256("ad102 gsp image"));
-      assert.equal(error.actual, sha256("ad102 gsp imagE"));
-      assert.equal(await Deno.readTextFile(`${cache}/firmware/previous.txt`), "kept");
-      assert.deepEqual(await listDir(cache), ["firmware"]);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+debTest("a package that differs from the manifest fails and keeps the old cache", async (dir) => {
+  const deb = await buildDeb(dir, {
+    ...DEB_FILES,
+    "nvidia/ad102/gsp/gsp-570.144.bin": "ad102 gsp imagE",
+  });
+  const cache = `${dir}/falconry`;
+  await Deno.mkdir(`${cache}/firmware`, { recursive: true });
+  await Deno.writeTextFile(`${cache}/firmware/previous.txt`, "kept");
+  const error = await installFirmwareFromDeb(deb, { cacheDir: cache, manifest: DEB_MANIFEST })
+    .then(() => undefined, (e) => e);
+  assert.ok(error instanceof FirmwareChecksumError, String(error));
+  assert.match(error.path, /nvidia\/ad102\/gsp\/gsp-570\.144\.bin$/);
+  assert.equal(error.expected, sha256("ad102 gsp image"));
+  assert.equal(error.actual, sha256("ad102 gsp imagE"));
+  assert.equal(await Deno.readTextFile(`${cache}/firmware/previous.txt`), "kept");
+  assert.deepEqual(await listDir(cache), ["firmware"]);
 });
 
-Deno.test({
-  name: `fetchFirmware: apt-get runs with the private configuration, the .deb is deleted${
-    hasDpkgDeb ? "" : " (skipped: no dpkg-deb)"
-  }`,
-  ignore: !hasDpkgDeb,
-  fn: async () => {
-    const dir = await Deno.makeTempDir();
-    try {
-      const deb = await buildDeb(dir);
-      const cache = `${dir}/falconry`;
-      const calls: { argv: readonly string[]; cwd?: string; debs: string[] }[] = [];
-      const fakeAptGet = async (argv: readonly string[], cwd?: string): Promise<CommandResult> => {
-        const debs = cwd ? await listDir(cwd) : [];
-        calls.push({ argv, cwd, debs });
-        if (argv.at(-1) === "firmware-nvidia-graphics") {
-          await Deno.copyFile(deb, `${cwd}/firmware-nvidia-graphics_20260916-1_all.deb`);
-        }
-        return { code: 0, stdout: "", stderr: "" };
-      };
-      const steps: string[] = [];
-      const aptDir = await tempAptDir(dir);
-      const result = await fetchFirmware({
-        cacheDir: cache,
-        aptDir,
-        manifest: DEB_MANIFEST,
-        aptGet: fakeAptGet,
-        onStep: (s) => steps.push(s.step),
-      });
-      assert.deepEqual(steps, [
-        "sources",
-        "update",
-        "download",
-        "list",
-        "extract",
-        "verify",
-        "install",
-      ]);
-      const config = privateAptConfig(cache, result.mirror);
-      assert.equal(calls.length, 2);
-      assert.deepEqual(calls[0].argv, aptUpdateArgv(config));
-      assert.equal(calls[0].cwd, undefined);
-      assert.deepEqual(calls[1].argv, aptDownloadArgv(config));
-      assert.match(calls[1].cwd ?? "", new RegExp(`^${cache}/\\.fetch-`));
-      assert.deepEqual(calls[1].debs, [], "downloads into an empty folder");
-      assert.equal(result.mirror.uri, MIRROR);
-      assert.equal(result.packageVersion, "20260916-1");
-      assert.equal(result.debBytes, (await Deno.stat(deb)).size);
-      assert.equal(
-        await Deno.readTextFile(`${cache}/apt/sources.list`),
-        `deb [signed-by=${aptDir}/key.gpg] ${MIRROR} sid non-free-firmware\n`,
-      );
-      await assertInstalledTree(`${cache}/firmware`);
-      assert.deepEqual(await listDir(cache), ["apt", "firmware"], "no .deb, no work folder");
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+debTest(
+  "fetchFirmware: apt-get runs with the private configuration, the .deb is deleted",
+  async (dir) => {
+    const deb = await buildDeb(dir);
+    const cache = `${dir}/falconry`;
+    const calls: { argv: readonly string[]; cwd?: string; debs: string[] }[] = [];
+    const fakeAptGet = async (argv: readonly string[], cwd?: string): Promise<CommandResult> => {
+      const debs = cwd ? await listDir(cwd) : [];
+      calls.push({ argv, cwd, debs });
+      if (argv.at(-1) === "firmware-nvidia-graphics") {
+        await Deno.copyFile(deb, `${cwd}/firmware-nvidia-graphics_20260916-1_all.deb`);
+      }
+      return { code: 0, stdout: "", stderr: "" };
+    };
+    const steps: string[] = [];
+    const aptDir = await tempAptDir(dir);
+    const result = await fetchFirmware({
+      cacheDir: cache,
+      aptDir,
+      manifest: DEB_MANIFEST,
+      aptGet: fakeAptGet,
+      onStep: (s) => steps.push(s.step),
+    });
+    assert.deepEqual(steps, [
+      "sources",
+      "update",
+      "download",
+      "list",
+      "extract",
+      "verify",
+      "install",
+    ]);
+    const config = privateAptConfig(cache, result.mirror);
+    assert.equal(calls.length, 2);
+    assert.deepEqual(calls[0].argv, aptUpdateArgv(config));
+    assert.equal(calls[0].cwd, undefined);
+    assert.deepEqual(calls[1].argv, aptDownloadArgv(config));
+    assert.match(calls[1].cwd ?? "", new RegExp(`^${cache}/\\.fetch-`));
+    assert.deepEqual(calls[1].debs, [], "downloads into an empty folder");
+    assert.equal(result.mirror.uri, MIRROR);
+    assert.equal(result.packageVersion, "20260916-1");
+    assert.equal(result.debBytes, (await Deno.stat(deb)).size);
+    assert.equal(
+      await Deno.readTextFile(`${cache}/apt/sources.list`),
+      `deb [signed-by=${aptDir}/key.gpg] ${MIRROR} sid non-free-firmware\n`,
+    );
+    await assertInstalledTree(`${cache}/firmware`);
+    assert.deepEqual(await listDir(cache), ["apt", "firmware"], "no .deb, no work folder");
   },
-});
+);
 
 Deno.test("fetchFirmware: apt failures and a system without Debian sources are FalconryErrors", async () => {
   const dir = await Deno.makeTempDir();

@@ -5,7 +5,8 @@
 
 import assert from "node:assert/strict";
 import { FIRMWARE_MANIFEST } from "../loader/manifest.ts";
-import { realFirmwareTest } from "./_real.ts";
+import { type CliRun, runScript } from "./_cli.ts";
+import { existsSync, realFirmwareTest } from "./_real.ts";
 
 const SCRIPT = new URL("../scripts/firmware.ts", import.meta.url).pathname;
 const TU102 = "nvidia/tu102/gsp";
@@ -15,37 +16,16 @@ const TU102_570 = ["booter_load", "booter_unload", "bootloader", "gen_bootloader
 const DENO_DIR = Deno.env.get("DENO_DIR") ??
   `${Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME")}/.cache`}/deno`;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function firmwareCli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", SCRIPT, ...args],
+function firmwareCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runScript(SCRIPT, args, {
     clearEnv: true,
     env: {
       PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
       HOME: Deno.env.get("HOME") ?? "/root",
       DENO_DIR,
-      NO_COLOR: "1",
       ...env,
     },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
-}
-
-function existsSync(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
+  });
 }
 
 realFirmwareTest(

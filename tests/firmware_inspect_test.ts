@@ -19,32 +19,19 @@ import {
   GSP_SIGNATURE_SECTIONS_GA102,
   GSP_SIGNATURE_SECTIONS_TU,
 } from "../firmware/forge/mod.ts";
+import { type CliRun, runScript } from "./_cli.ts";
 import { REAL_VBIOS_PATH, realFirmwareTest } from "./_real.ts";
 
 const SCRIPT = new URL("../scripts/firmware.ts", import.meta.url).pathname;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
+interface Run extends CliRun {
   ms: number;
 }
 
 async function inspect(args: string[]): Promise<Run> {
   const started = performance.now();
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", SCRIPT, "inspect", ...args],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: text.decode(out.stdout),
-    stderr: text.decode(out.stderr),
-    ms: performance.now() - started,
-  };
+  const run = await runScript(SCRIPT, ["inspect", ...args]);
+  return { ...run, ms: performance.now() - started };
 }
 
 // deno-lint-ignore no-explicit-any

@@ -13,7 +13,7 @@ import { versionsForChip } from "../loader/locate.ts";
 import { FIRMWARE_MANIFEST, type FirmwareManifest } from "../loader/manifest.ts";
 import type { HashCache } from "../loader/verify.ts";
 import { writeForgedFirmware } from "../scripts/_forged_firmware.ts";
-import { realFirmwareTest } from "./_real.ts";
+import { existsSync, realFirmwareTest } from "./_real.ts";
 
 const EMPTY_MANIFEST: FirmwareManifest = { ...FIRMWARE_MANIFEST, files: {}, links: {} };
 const TURING_LIKE = ["tu10x", "tu11x", "ga100"];
@@ -183,14 +183,7 @@ Deno.test("loadFirmwareSet: forged sets in a temporary root, checked against an 
 });
 
 const MISSING = "nvidia/tu102/gsp/booter_unload-570.144.bin";
-const systemHasIt = (() => {
-  try {
-    Deno.statSync(`/lib/firmware/${MISSING}`);
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const systemHasIt = existsSync(`/lib/firmware/${MISSING}`);
 
 Deno.test({
   name: "loadFirmwareSet: a missing file is a FirmwareNotFoundError with every place searched",

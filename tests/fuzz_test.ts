@@ -26,7 +26,7 @@ import {
   type SeedFormat,
   seedFromBytes,
 } from "../scripts/_fuzz.ts";
-import { findRealFirmware, REAL_VBIOS_PATH, REQUIRE_REAL } from "./_real.ts";
+import { existsSync, findRealFirmware, REAL_VBIOS_PATH, REQUIRE_REAL } from "./_real.ts";
 
 /** The seed of the suite's run: a finding names it, so it reproduces. */
 const SUITE_SEED = 0x5eed;
@@ -266,12 +266,7 @@ Deno.test("fuzz: every target has forged seeds with known structure, and real on
   const real = (name: string) => findFuzzTarget(name).seeds().seeds.filter((s) => s.real).length;
   if (findRealFirmware("nvidia/tu102/gsp/booter_load-570.144.bin")) assert.ok(real("booter") >= 1);
   if (findRealFirmware("nvidia/gh100/gsp/fmc-570.144.bin")) assert.ok(real("fmc") >= 1);
-  let vbiosPresent = true;
-  try {
-    Deno.statSync(REAL_VBIOS_PATH);
-  } catch {
-    vbiosPresent = false;
-  }
+  const vbiosPresent = existsSync(REAL_VBIOS_PATH);
   assert.equal(real("vbios") === 1, vbiosPresent);
   // The 28–63 MB GSP images are never seeds: the GSP targets use forged images.
   assert.equal(real("gsp-image"), 0);

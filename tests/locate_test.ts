@@ -19,19 +19,10 @@ import {
   versionsForChip,
 } from "../loader/locate.ts";
 import { FIRMWARE_MANIFEST, type FirmwareManifest } from "../loader/manifest.ts";
-import { realFirmwareTest } from "./_real.ts";
+import { existsSync, realFirmwareTest } from "./_real.ts";
 
 const TU102 = "nvidia/tu102/gsp";
 const SYSTEM = "/lib/firmware";
-
-function existsSync(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Three roots: A for --firmware, B for FALCONRY_FIRMWARE_DIR, C as XDG_CACHE_HOME. */
 async function withRoots(

@@ -17,6 +17,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { listNvidiaGpus } from "../pci/mod.ts";
 import { FALCON } from "../registers/mod.ts";
+import { type CliRun, runScript } from "./_cli.ts";
 import {
   BAR0_SIZE,
   bootedImage,
@@ -33,23 +34,9 @@ const SPEC = JSON.parse(
   Deno.readTextFileSync(new URL("./fixtures/sysfs/devices.json", import.meta.url)),
 ) as { devices: FixtureDevice[] };
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Run the script; `prefix` runs it under another command (setpriv, strace). */
-async function probe(args: string[], prefix: string[] = []): Promise<Run> {
-  const command = [...prefix, Deno.execPath(), "run", "-A", "--no-prompt", SCRIPT, ...args];
-  const out = await new Deno.Command(command[0], {
-    args: command.slice(1),
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+function probe(args: string[], prefix: string[] = []): Promise<CliRun> {
+  return runScript(SCRIPT, args, { flags: ["-A", "--no-prompt"], prefix });
 }
 
 /** A fixture tree with BAR0 images: TU102 (nouveau), GA102 (vfio-pci), AD102 (nvidia). */
@@ -77,7 +64,7 @@ function sha256(path: string): string {
 }
 
 /** Exit 1, nothing on stdout, exactly one `error:` line on stderr, no stack. */
-function assertOneLineError(run: Run, ...patterns: RegExp[]): string {
+function assertOneLineError(run: CliRun, ...patterns: RegExp[]): string {
   assert.equal(run.code, 1, run.stdout + run.stderr);
   assert.equal(run.stdout, "");
   const lines = run.stderr.trimEnd().split("\n");

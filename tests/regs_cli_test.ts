@@ -2,24 +2,12 @@
 // lookup by name and by offset, decoding a value, and the one-line errors.
 
 import assert from "node:assert/strict";
+import { type CliRun, runScript } from "./_cli.ts";
 
 const SCRIPT = new URL("../scripts/regs.ts", import.meta.url).pathname;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function regs(...args: string[]): Promise<Run> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", SCRIPT, ...args],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+function regs(...args: string[]): Promise<CliRun> {
+  return runScript(SCRIPT, args, { flags: ["--no-prompt"] });
 }
 
 interface JsonRegister {

@@ -11,19 +11,7 @@ import {
 } from "../firmware/tlv.ts";
 import { forgeBooterTlv, forgeFmcTlv, forgeGspTlv, forgeTlv } from "../firmware/forge/tlv.ts";
 import { patternBytes } from "../firmware/forge/_writer.ts";
-
-function assertFormatError(fn: () => unknown, field: string, offset?: number): FirmwareFormatError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof FirmwareFormatError, `expected FirmwareFormatError, got ${caught}`);
-  assert.equal(caught.field, field, caught.message);
-  if (offset !== undefined) assert.equal(caught.offset, offset, caught.message);
-  return caught;
-}
+import { assertFormatError } from "./_assert.ts";
 
 const u32le = (bytes: Uint8Array, at: number) =>
   new DataView(bytes.buffer, bytes.byteOffset).getUint32(at, true);

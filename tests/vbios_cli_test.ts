@@ -8,25 +8,13 @@ import { bufferSource } from "../firmware/byte_source.ts";
 import { forgeBooter, forgeVbios } from "../firmware/forge/mod.ts";
 import { extractFwsec } from "../firmware/fwsec/extract.ts";
 import { parseVbios } from "../firmware/vbios/vbios.ts";
+import { type CliRun, runScript } from "./_cli.ts";
 import { REAL_VBIOS_PATH, realVbiosTest } from "./_real.ts";
 
 const SCRIPT = new URL("../scripts/vbios.ts", import.meta.url).pathname;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function vbiosCli(args: string[]): Promise<Run> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", SCRIPT, ...args],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+function vbiosCli(args: string[]): Promise<CliRun> {
+  return runScript(SCRIPT, args);
 }
 
 // deno-lint-ignore no-explicit-any

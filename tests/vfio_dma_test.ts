@@ -54,7 +54,9 @@ Deno.test("alloc maps zeroed, locked memory at an aligned IOVA; dispose undoes i
     );
     assert.equal(seen[5], 0x5a);
     vaddr = call.vaddr!;
-    assert.equal(lockedKiBAt(vaddr), buffer.size / 1024, "pages are mlocked");
+    // The kernel may merge our mapping with an adjacent locked one of another
+    // test in this process; the VMA then reports both, so check a lower bound.
+    assert.ok((lockedKiBAt(vaddr) ?? 0) >= buffer.size / 1024, "pages are mlocked");
     assert.equal(dma.live, 1);
   }
   assert.deepEqual(mapper.calls.map((c) => c.op), ["map", "unmap"]);
