@@ -54,7 +54,7 @@ export interface PciResource {
   readonly start: bigint;
   /** Last bus address. */
   readonly end: bigint;
-  /** Bytes, 0 for an unimplemented BAR. */
+  /** Bytes, 0 for a BAR the device does not have. */
   readonly size: bigint;
   /** Kernel resource flags. */
   readonly flags: number;

@@ -479,7 +479,7 @@ export interface RegionInfo {
   readonly index: number;
   /** Offset of the first capability. */
   readonly capOffset: number;
-  /** Region size in bytes (0: not implemented). */
+  /** Region size in bytes (0: the device has no such region). */
   readonly size: bigint;
   /** Offset of the region in the device fd, for `pread`/`pwrite`/`mmap`. */
   readonly offset: bigint;
