@@ -71,20 +71,13 @@ export function toJsonFields(value: unknown): JsonValue {
 }
 
 function elfFields(elf: ElfFile): { [key: string]: JsonValue } {
+  const { sections, fileSize: _size, ...header } = elf;
   return {
-    elfClass: elf.elfClass,
-    machine: elf.machine,
-    type: elf.type,
-    sectionHeaderOffset: elf.sectionHeaderOffset,
-    stringTableIndex: elf.stringTableIndex,
-    sections: elf.sections.filter((s) => s.index !== 0).map((s) => ({
-      name: s.name,
-      type: s.type,
-      flags: s.flags,
-      address: s.address,
-      offset: s.offset,
-      size: s.size,
-    })),
+    ...(toJsonFields(header) as { [key: string]: JsonValue }),
+    sections: sections.filter((s) => s.index !== 0).map((s) => {
+      const { headerOffset: _at, ...fields } = s;
+      return toJsonFields(fields);
+    }),
   };
 }
 

@@ -65,18 +65,48 @@ export interface ElfSection {
   offset: number;
   /** `sh_size` in bytes. */
   size: number;
+  /** `sh_link`: index of an associated section. */
+  link: number;
+  /** `sh_info`: extra information, meaning set by the type. */
+  info: number;
+  /** `sh_addralign`. */
+  addressAlign: number;
+  /** `sh_entsize`: size of each entry for tables of fixed-size entries. */
+  entrySize: number;
   /** File offset of this section's header, for error messages. */
   headerOffset: number;
 }
 
-/** What {@linkcode parseElf} found: the header fields a firmware reader needs and the sections. */
+/** What {@linkcode parseElf} found: every ELF header field and the sections. */
 export interface ElfFile {
   /** 32 or 64 (`EI_CLASS`). */
   elfClass: 32 | 64;
+  /** `EI_OSABI`. */
+  osAbi: number;
+  /** `EI_ABIVERSION`. */
+  abiVersion: number;
   /** `e_machine` (0xf3 RISC-V, 0 none). */
   machine: number;
   /** `e_type` (1 REL, 2 EXEC, 0 none). */
   type: number;
+  /** `e_version` (1). */
+  elfVersion: number;
+  /** `e_entry`: entry point (a `bigint`, as ELF64 addresses may exceed 2^53). */
+  entry: bigint;
+  /** `e_phoff`: file offset of the program header table (0 when there is none). */
+  programHeaderOffset: number;
+  /** `e_flags`. */
+  flags: number;
+  /** `e_ehsize`: size of this header (52 or 64). */
+  headerSize: number;
+  /** `e_phentsize`. */
+  programHeaderEntrySize: number;
+  /** `e_phnum`. */
+  programHeaderCount: number;
+  /** `e_shentsize`. */
+  sectionHeaderEntrySize: number;
+  /** `e_shnum`. */
+  sectionHeaderCount: number;
   /** `e_shoff`: file offset of the section header table. */
   sectionHeaderOffset: number;
   /** `e_shstrndx`: index of the section-name string table (0 when there is none). */
@@ -92,7 +122,18 @@ interface ClassLayout {
   sectionHeaderSize: number;
   /** Reads an address/offset/size-sized field. */
   word: (r: ByteReader, offset: number, field: string) => number;
-  header: { shoff: number; shentsize: number; shnum: number; shstrndx: number };
+  header: {
+    entry: number;
+    phoff: number;
+    shoff: number;
+    flags: number;
+    ehsize: number;
+    phentsize: number;
+    phnum: number;
+    shentsize: number;
+    shnum: number;
+    shstrndx: number;
+  };
   section: {
     name: number;
     type: number;
@@ -100,6 +141,10 @@ interface ClassLayout {
     addr: number;
     offset: number;
     size: number;
+    link: number;
+    info: number;
+    addralign: number;
+    entsize: number;
   };
 }
 
@@ -113,15 +158,59 @@ const LAYOUTS: Record<32 | 64, ClassLayout> = {
     headerSize: 52,
     sectionHeaderSize: 40,
     word: u32Word,
-    header: { shoff: 32, shentsize: 46, shnum: 48, shstrndx: 50 },
-    section: { name: 0, type: 4, flags: 8, addr: 12, offset: 16, size: 20 },
+    header: {
+      entry: 24,
+      phoff: 28,
+      shoff: 32,
+      flags: 36,
+      ehsize: 40,
+      phentsize: 42,
+      phnum: 44,
+      shentsize: 46,
+      shnum: 48,
+      shstrndx: 50,
+    },
+    section: {
+      name: 0,
+      type: 4,
+      flags: 8,
+      addr: 12,
+      offset: 16,
+      size: 20,
+      link: 24,
+      info: 28,
+      addralign: 32,
+      entsize: 36,
+    },
   },
   64: {
     headerSize: 64,
     sectionHeaderSize: 64,
     word: u64Word,
-    header: { shoff: 40, shentsize: 58, shnum: 60, shstrndx: 62 },
-    section: { name: 0, type: 4, flags: 8, addr: 16, offset: 24, size: 32 },
+    header: {
+      entry: 24,
+      phoff: 32,
+      shoff: 40,
+      flags: 48,
+      ehsize: 52,
+      phentsize: 54,
+      phnum: 56,
+      shentsize: 58,
+      shnum: 60,
+      shstrndx: 62,
+    },
+    section: {
+      name: 0,
+      type: 4,
+      flags: 8,
+      addr: 16,
+      offset: 24,
+      size: 32,
+      link: 40,
+      info: 44,
+      addralign: 48,
+      entsize: 56,
+    },
   },
 };
 
@@ -202,8 +291,21 @@ function parseElfSource(source: ByteSource, file: string | undefined): ElfFile {
 
   const base: Omit<ElfFile, "sections"> = {
     elfClass,
+    osAbi: ident.u8(7, "elf.ident.osAbi"),
+    abiVersion: ident.u8(8, "elf.ident.abiVersion"),
     machine,
     type,
+    elfVersion: version,
+    entry: elfClass === 64
+      ? header.u64(h.entry, "elf.entry")
+      : BigInt(header.u32(h.entry, "elf.entry")),
+    programHeaderOffset: layout.word(header, h.phoff, "elf.phoff"),
+    flags: header.u32(h.flags, "elf.flags"),
+    headerSize: header.u16(h.ehsize, "elf.ehsize"),
+    programHeaderEntrySize: header.u16(h.phentsize, "elf.phentsize"),
+    programHeaderCount: header.u16(h.phnum, "elf.phnum"),
+    sectionHeaderEntrySize: shentsize,
+    sectionHeaderCount: shnum,
     sectionHeaderOffset: shoff,
     stringTableIndex: shstrndx,
     fileSize: source.size,
@@ -276,6 +378,10 @@ function readSection(table: ByteReader, layout: ClassLayout, index: number): Raw
     address: layout.word(table, at + f.addr, field("address")),
     offset: layout.word(table, at + f.offset, field("offset")),
     size: layout.word(table, at + f.size, field("size")),
+    link: table.u32(at + f.link, field("link")),
+    info: table.u32(at + f.info, field("info")),
+    addressAlign: layout.word(table, at + f.addralign, field("addressAlign")),
+    entrySize: layout.word(table, at + f.entsize, field("entrySize")),
     headerOffset: table.base + at,
   };
 }

@@ -328,3 +328,37 @@ realFirmwareTest(
     }
   },
 );
+
+realFirmwareTest(
+  "elf: every header field of the real GA102 GSP image and GH100 FMC",
+  ["nvidia/ga102/gsp/gsp-570.144.bin", "nvidia/gh100/gsp/fmc-570.144.bin"],
+  ([gspPath, fmcPath]) => {
+    {
+      using gsp = fileSource(gspPath);
+      const elf = parseElf(gsp);
+      assert.equal(elf.elfClass, 64);
+      assert.equal(elf.machine, 0xf3);
+      assert.equal(elf.type, 1);
+      assert.equal(elf.elfVersion, 1);
+      assert.equal(elf.entry, 0n);
+      assert.equal(elf.headerSize, 64);
+      assert.equal(elf.programHeaderCount, 0);
+      assert.equal(elf.sectionHeaderEntrySize, 64);
+      assert.equal(elf.sectionHeaderCount, 14);
+      assert.equal(elf.sectionHeaderOffset + 14 * 64, gsp.size, "the section table ends the file");
+      const image = elf.sections.find((s) => s.name === ".fwimage")!;
+      assert.deepEqual(
+        [image.offset, image.size, image.addressAlign, image.link, image.info, image.entrySize],
+        [0x40, 63541248, 1, 0, 0, 0],
+      );
+    }
+    using fmc = fileSource(fmcPath);
+    const elf = parseElf(fmc);
+    assert.equal(elf.elfClass, 32);
+    assert.equal(elf.headerSize, 52);
+    assert.equal(elf.sectionHeaderEntrySize, 40);
+    assert.equal(elf.sectionHeaderCount, 6);
+    assert.equal(elf.sectionHeaderOffset, 52);
+    assert.equal(elf.stringTableIndex, 1);
+  },
+);
