@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { bufferSource, countingSource } from "../firmware/byte_source.ts";
 import { forgeVbios } from "../firmware/forge/vbios.ts";
 import {
+  BIT_MAX_CANDIDATES,
   BIT_TOKEN,
   bitToken,
   findBitTable,
@@ -177,4 +178,36 @@ realVbiosTest("bit: the real TU102 BIT, version 90.02.17.00.7B and falcon pointe
   assert.equal(readFalconDataPointer(src, pcAt, bit), 0xed24);
   // Two 256-byte scan chunks, the header twice, 17 tokens, 5 + 4 data bytes.
   assert.equal(src.bytesRead, 256 + 256 + 1 + 12 + 12 + 102 + 5 + 4);
+});
+
+/** An image of `decoys` BIT patterns whose header checksums fail, then a valid BIT. */
+function decoyImage(decoys: number): { bytes: Uint8Array; bitAt: number } {
+  const bitAt = 16 + decoys * 16;
+  const bytes = new Uint8Array(bitAt + 64);
+  const pattern = [0xff, 0xb8, 0x42, 0x49, 0x54, 0x00];
+  for (let i = 0; i < decoys; i++) {
+    const at = 16 + i * 16;
+    bytes.set(pattern, at);
+    bytes.set([0x00, 0x01, 12, 6, 0, 0x01], at + 6); // header sum is not 0 mod 256
+  }
+  bytes.set(pattern, bitAt);
+  bytes.set([0x00, 0x01, 12, 6, 0], bitAt + 6);
+  const sum = bytes.subarray(bitAt, bitAt + 11).reduce((s, b) => (s + b) & 0xff, 0);
+  bytes[bitAt + 11] = (0x100 - sum) & 0xff;
+  return { bytes, bitAt };
+}
+
+Deno.test("bit: decoys before the table are skipped, but only up to BIT_MAX_CANDIDATES", () => {
+  const few = decoyImage(BIT_MAX_CANDIDATES - 1);
+  const found = findBitTable(bufferSource(few.bytes), { offset: 0, size: few.bytes.length });
+  assert.equal(found.offset, few.bitAt);
+
+  // A crafted image packed with decoys costs a bounded number of reads, then fails.
+  const many = decoyImage(100_000);
+  const source = countingSource(bufferSource(many.bytes));
+  throwsFormat(() => findBitTable(source, { offset: 0, size: many.bytes.length }), "bit.checksum");
+  assert.ok(
+    source.bytesRead < 64 * 1024,
+    `read ${source.bytesRead} bytes of ${many.bytes.length}`,
+  );
 });

@@ -149,6 +149,7 @@ export function findBitTable(
   const end = region.offset + region.size;
   let rejected: { offset: number; sum: number } | undefined;
   let candidates = 0;
+  let lastChecked = -1;
   scan: for (
     let chunkAt = region.offset;
     chunkAt + BIT_PATTERN.length <= end;
@@ -159,6 +160,9 @@ export function findBitTable(
     for (let i = 0; i + BIT_PATTERN.length <= chunk.length; i++) {
       if (!BIT_PATTERN.every((b, j) => chunk[i + j] === b)) continue;
       const at = chunkAt + i;
+      // Chunks overlap, so a match near a chunk's end is seen again in the next one.
+      if (at <= lastChecked) continue;
+      lastChecked = at;
       const sum = headerChecksum(source, region, at);
       if (sum === 0) return readBitTable(source, region, at);
       rejected ??= { offset: at, sum };
