@@ -10,6 +10,8 @@
  * @module
  */
 
+import { FalconryError } from "../errors.ts";
+
 /** GPU architecture, named as nova-core and NVIDIA name them. */
 export type Architecture =
   | "turing"
@@ -260,4 +262,35 @@ export function chipById(chipsetId: number): ChipInfo | undefined {
  */
 export function familyOf(chip: ChipInfo): FamilyInfo {
   return FAMILIES[chip.family];
+}
+
+/** Options for {@linkcode gspSignatureSectionOf}. */
+export interface GspSignatureOptions {
+  /** Boot in confidential-computing mode (Hopper, Blackwell GB10x): use the `cc_` section. */
+  confidentialComputing?: boolean;
+}
+
+/**
+ * The GSP image's signature section a chip boots with: its family's section,
+ * or in confidential-computing mode the `cc_` variant. Throws when the family
+ * has no such variant (only GH100 and GB10x images carry one).
+ *
+ * @example
+ * ```ts
+ * import { chipByName, gspSignatureSectionOf } from "./chips.ts";
+ * const gh100 = chipByName("gh100")!;
+ * console.assert(gspSignatureSectionOf(gh100) === ".fwsignature_gh100");
+ * console.assert(gspSignatureSectionOf(gh100, { confidentialComputing: true }) === ".fwsignature_cc_gh100");
+ * ```
+ */
+export function gspSignatureSectionOf(chip: ChipInfo, options: GspSignatureOptions = {}): string {
+  const family = FAMILIES[chip.family];
+  if (!options.confidentialComputing) return family.gspSignatureSection;
+  if (family.gspCcSignatureSection === undefined) {
+    throw new FalconryError(
+      `${chip.name}: the GSP image has no confidential-computing signature for the ${family.name} ` +
+        "family (only gh100 and gb10x have one)",
+    );
+  }
+  return family.gspCcSignatureSection;
 }

@@ -8,7 +8,7 @@
  */
 
 import { getLogger } from "npm:@logtape/logtape@2.4.2";
-import { type ChipInfo, familyOf } from "../chips/chips.ts";
+import { type ChipInfo, type GspSignatureOptions, gspSignatureSectionOf } from "../chips/chips.ts";
 import { FirmwareFormatError } from "../errors.ts";
 import { type BooterFirmware, parseBooter } from "../firmware/booter.ts";
 import { type FmcFirmware, parseFmc } from "../firmware/fmc.ts";
@@ -51,7 +51,8 @@ export interface FirmwareSet {
 /**
  * Locate (search order: `dir`, `FALCONRY_FIRMWARE_DIR`, the cache,
  * `/lib/firmware`), verify against the manifest, and parse every file of a
- * chip's firmware set.
+ * chip's firmware set. `confidentialComputing` picks the GSP image's `cc_`
+ * signature section (GH100, GB10x).
  *
  * @throws {FirmwareNotFoundError} listing every missing file and every place searched.
  * @throws {FirmwareChecksumError} when a file differs from the manifest (unless `onMismatch: "warn"`).
@@ -64,11 +65,13 @@ export interface FirmwareSet {
  * console.log(set.booterLoad?.signatureSize, set.gspImage.imageSize);
  * ```
  */
-export async function loadFirmwareSet(options: RequireOptions): Promise<FirmwareSet> {
+export async function loadFirmwareSet(
+  options: RequireOptions & GspSignatureOptions,
+): Promise<FirmwareSet> {
   const started = performance.now();
   const required = await requireFirmware(options);
   const { chip, version, paths } = required;
-  const family = familyOf(chip);
+  const signatureSection = gspSignatureSectionOf(chip, options);
   const read = <T>(name: string, parse: (b: Uint8Array, file?: string) => T) =>
     paths[name] === undefined
       ? Promise.resolve(undefined)
@@ -91,7 +94,7 @@ export async function loadFirmwareSet(options: RequireOptions): Promise<Firmware
     using source = fileSource(gspPath);
     try {
       gspImage = parseGspImage(source, gspPath);
-      signature = gspSignature(gspImage, source, family.gspSignatureSection).slice();
+      signature = gspSignature(gspImage, source, signatureSection).slice();
     } catch (e) {
       throw e instanceof FirmwareFormatError ? e.withFile(gspPath) : e;
     }
@@ -111,7 +114,7 @@ export async function loadFirmwareSet(options: RequireOptions): Promise<Firmware
     bootloader,
     genBootloader,
     gspImage,
-    gspSignatureSection: family.gspSignatureSection,
+    gspSignatureSection: signatureSection,
     gspSignature: signature,
     fmc,
     durationMs,

@@ -54,7 +54,10 @@ export function realFirmwareTest(
     Deno.test(name, () => fn(paths as string[]));
     return;
   }
-  const reason = `real firmware missing (${missing.join(", ")}); run \`deno task firmware\``;
+  const listed = missing.length > 3
+    ? `${missing.slice(0, 3).join(", ")} and ${missing.length - 3} more`
+    : missing.join(", ");
+  const reason = `real firmware missing (${listed}); run \`deno task firmware\``;
   if (REQUIRE_REAL) {
     Deno.test(name, () => {
       throw new Error(`FALCONRY_REQUIRE_REAL_FIRMWARE=1 but ${reason}`);

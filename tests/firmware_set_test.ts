@@ -293,3 +293,26 @@ Deno.test("loadFirmwareSet: a file that does not parse is a FirmwareFormatError 
     await Deno.remove(cache, { recursive: true });
   }
 });
+
+realFirmwareTest(
+  "loadFirmwareSet: confidential computing picks the cc_ signature section where one exists",
+  ["nvidia/gh100/gsp/gsp-570.144.bin", "nvidia/gb100/gsp/gsp-570.144.bin"],
+  async ([gh100Gsp]) => {
+    const normal = await loadFirmwareSet({ chip: "gh100" });
+    const cc = await loadFirmwareSet({ chip: "gh100", confidentialComputing: true });
+    assert.equal(normal.gspSignatureSection, ".fwsignature_gh100");
+    assert.equal(cc.gspSignatureSection, ".fwsignature_cc_gh100");
+    assert.notDeepEqual(cc.gspSignature, normal.gspSignature, "the two signatures differ");
+    assert.equal(cc.paths.gsp, gh100Gsp);
+    const gb100 = await loadFirmwareSet({ chip: "gb100", confidentialComputing: true });
+    assert.equal(gb100.gspSignatureSection, ".fwsignature_cc_gb10x");
+    await assert.rejects(
+      loadFirmwareSet({ chip: "gb202", confidentialComputing: true }),
+      /gb202: the GSP image has no confidential-computing signature for the gb20x family/,
+    );
+    await assert.rejects(
+      loadFirmwareSet({ chip: "ga102", confidentialComputing: true }),
+      /no confidential-computing signature for the ga10x family/,
+    );
+  },
+);
