@@ -6,6 +6,7 @@
  *
  * @example Telling a format error from a bug
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FalconryError, FirmwareFormatError } from "./errors.ts";
  *
  * const err = new FirmwareFormatError({
@@ -14,8 +15,8 @@
  *   field: "binHeader.magic",
  *   reason: "expected 0x10de, found 0x0",
  * });
- * console.assert(err instanceof FalconryError);
- * console.assert(err.message.includes("binHeader.magic"));
+ * assert(err instanceof FalconryError);
+ * assert(err.message.includes("binHeader.magic"));
  * ```
  *
  * @module
@@ -31,9 +32,10 @@ export class FalconryError extends Error {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FalconryError } from "./errors.ts";
    * const e = new FalconryError("no GPU found");
-   * console.assert(e.name === "FalconryError");
+   * assert(e.name === "FalconryError");
    * ```
    */
   constructor(message: string, options?: ErrorOptions) {
@@ -60,9 +62,10 @@ export interface FirmwareFormatErrorInit {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FirmwareFormatError } from "./errors.ts";
  * const e = new FirmwareFormatError({ offset: 0x18, field: "pciRom.pcirOffset", reason: "out of range" });
- * console.assert(e.offset === 0x18 && e.field === "pciRom.pcirOffset");
+ * assert(e.offset === 0x18 && e.field === "pciRom.pcirOffset");
  * ```
  */
 export class FirmwareFormatError extends FalconryError {
@@ -101,9 +104,10 @@ export class FirmwareFormatError extends FalconryError {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FirmwareFormatError } from "./errors.ts";
    * const e = new FirmwareFormatError({ offset: 4, field: "x", reason: "bad" }).withFile("a.bin");
-   * console.assert(e.file === "a.bin" && e.message.startsWith("a.bin:"));
+   * assert(e.file === "a.bin" && e.message.startsWith("a.bin:"));
    * ```
    */
   withFile(file: string): FirmwareFormatError {
@@ -131,9 +135,10 @@ export interface MissingFirmwareFile {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FirmwareNotFoundError } from "./errors.ts";
  * const e = new FirmwareNotFoundError([{ path: "nvidia/tu102/gsp/gsp-570.144.bin", searched: ["/lib/firmware/nvidia/tu102/gsp/gsp-570.144.bin"] }]);
- * console.assert(e.missing.length === 1 && e.message.includes("/lib/firmware"));
+ * assert(e.missing.length === 1 && e.message.includes("/lib/firmware"));
  * ```
  */
 export class FirmwareNotFoundError extends FalconryError {
@@ -162,9 +167,10 @@ export class FirmwareNotFoundError extends FalconryError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FirmwareChecksumError } from "./errors.ts";
  * const e = new FirmwareChecksumError("/x/gsp-570.144.bin", "aa", "bb");
- * console.assert(e.expected === "aa" && e.actual === "bb");
+ * assert(e.expected === "aa" && e.actual === "bb");
  * ```
  */
 export class FirmwareChecksumError extends FalconryError {
@@ -203,9 +209,10 @@ export interface OsErrorInit {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { OsError } from "./errors.ts";
  * const e = new OsError({ call: "open", errno: 13, name: "EACCES", path: "/dev/vfio/12", hint: "needs root or CAP_SYS_ADMIN" });
- * console.assert(e.message.includes("EACCES") && e.message.includes("/dev/vfio/12"));
+ * assert(e.message.includes("EACCES") && e.message.includes("/dev/vfio/12"));
  * ```
  */
 export class OsError extends FalconryError {
@@ -241,9 +248,10 @@ export class OsError extends FalconryError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DeviceError } from "./errors.ts";
  * const e = new DeviceError("0000:01:00.0", "held by nouveau", "unbind it and bind vfio-pci");
- * console.assert(e.bdf === "0000:01:00.0" && e.message.includes("vfio-pci"));
+ * assert(e.bdf === "0000:01:00.0" && e.message.includes("vfio-pci"));
  * ```
  */
 export class DeviceError extends FalconryError {
@@ -268,9 +276,10 @@ export class DeviceError extends FalconryError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HardwareTimeoutError } from "./errors.ts";
  * const e = new HardwareTimeoutError("NV_PFALCON_FALCON_CPUCTL", 0x10, 2000);
- * console.assert(e.lastValue === 0x10 && e.message.includes("2000 ms"));
+ * assert(e.lastValue === 0x10 && e.message.includes("2000 ms"));
  * ```
  */
 export class HardwareTimeoutError extends FalconryError {
@@ -299,9 +308,10 @@ export class HardwareTimeoutError extends FalconryError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BootError } from "./errors.ts";
  * const e = new BootError("fwsec-frts", new Error("MBOX0 = 0x1"));
- * console.assert(e.step === "fwsec-frts" && e.cause instanceof Error);
+ * assert(e.step === "fwsec-frts" && e.cause instanceof Error);
  * ```
  */
 export class BootError extends FalconryError {

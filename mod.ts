@@ -8,12 +8,13 @@
  *
  * @example Inspect a Booter file
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chipByName, FAMILIES, parseBooter } from "./mod.ts";
  * import { forgeBooter } from "./firmware/forge/mod.ts";
  *
  * const booter = parseBooter(forgeBooter({ signatureSize: 16, signatureCount: 1, fuseVersion: 0 }));
- * console.assert(booter.signatureSize === 16);
- * console.assert(FAMILIES[chipByName("tu102")!.family].fwsecNeedsBootloader);
+ * assert(booter.signatureSize === 16);
+ * assert(FAMILIES[chipByName("tu102")!.family].fwsecNeedsBootloader);
  * ```
  *
  * @module

@@ -52,8 +52,9 @@ export interface ArchitectureInfo {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ARCHITECTURES } from "./chips.ts";
- * console.assert(ARCHITECTURES.find((a) => a.name === "ampere")?.id === 0x17);
+ * assert(ARCHITECTURES.find((a) => a.name === "ampere")?.id === 0x17);
  * ```
  */
 export const ARCHITECTURES: readonly ArchitectureInfo[] = [
@@ -95,8 +96,9 @@ export interface FamilyInfo {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FAMILIES } from "./chips.ts";
- * console.assert(FAMILIES.ga100.gspSignatureSection === ".fwsignature_ga100");
+ * assert(FAMILIES.ga100.gspSignatureSection === ".fwsignature_ga100");
  * ```
  */
 export const FAMILIES: Readonly<Record<ChipFamily, FamilyInfo>> = {
@@ -192,8 +194,9 @@ const chip = (name: string, arch: Architecture, chipsetId: number, family: ChipF
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CHIPS } from "./chips.ts";
- * console.assert(CHIPS.find((c) => c.chipsetId === 0x172)?.name === "ga102");
+ * assert(CHIPS.find((c) => c.chipsetId === 0x172)?.name === "ga102");
  * ```
  */
 export const CHIPS: readonly ChipInfo[] = [
@@ -228,9 +231,10 @@ export const CHIPS: readonly ChipInfo[] = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chipByName } from "./chips.ts";
- * console.assert(chipByName("GA102")?.family === "ga10x");
- * console.assert(chipByName("nv50") === undefined);
+ * assert(chipByName("GA102")?.family === "ga10x");
+ * assert(chipByName("nv50") === undefined);
  * ```
  */
 export function chipByName(name: string): ChipInfo | undefined {
@@ -243,8 +247,9 @@ export function chipByName(name: string): ChipInfo | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chipById } from "./chips.ts";
- * console.assert(chipById(0x1b2)?.name === "gb202");
+ * assert(chipById(0x1b2)?.name === "gb202");
  * ```
  */
 export function chipById(chipsetId: number): ChipInfo | undefined {
@@ -256,8 +261,9 @@ export function chipById(chipsetId: number): ChipInfo | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chipByName, familyOf } from "./chips.ts";
- * console.assert(familyOf(chipByName("tu116")!).gspSignatureSection === ".fwsignature_tu11x");
+ * assert(familyOf(chipByName("tu116")!).gspSignatureSection === ".fwsignature_tu11x");
  * ```
  */
 export function familyOf(chip: ChipInfo): FamilyInfo {
@@ -277,10 +283,11 @@ export interface GspSignatureOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chipByName, gspSignatureSectionOf } from "./chips.ts";
  * const gh100 = chipByName("gh100")!;
- * console.assert(gspSignatureSectionOf(gh100) === ".fwsignature_gh100");
- * console.assert(gspSignatureSectionOf(gh100, { confidentialComputing: true }) === ".fwsignature_cc_gh100");
+ * assert(gspSignatureSectionOf(gh100) === ".fwsignature_gh100");
+ * assert(gspSignatureSectionOf(gh100, { confidentialComputing: true }) === ".fwsignature_cc_gh100");
  * ```
  */
 export function gspSignatureSectionOf(chip: ChipInfo, options: GspSignatureOptions = {}): string {

@@ -75,11 +75,12 @@ const FILE_SETS: Record<string, Partial<Record<ChipFamily, FileSpec[]>>> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chipByName } from "./chips.ts";
  * import { firmwareFiles } from "./firmware_files.ts";
  * const files = firmwareFiles(chipByName("tu102")!, "570.144");
- * console.assert(files.some((f) => f.path === "nvidia/tu102/gsp/gen_bootloader-570.144.bin"));
- * console.assert(firmwareFiles(chipByName("gh100")!, "535.113.01").length === 0);
+ * assert(files.some((f) => f.path === "nvidia/tu102/gsp/gen_bootloader-570.144.bin"));
+ * assert(firmwareFiles(chipByName("gh100")!, "535.113.01").length === 0);
  * ```
  */
 export function firmwareFiles(chip: ChipInfo, version: string): FirmwareFile[] {

@@ -16,10 +16,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { identifyChip } from "./identify.ts";
  * const regs: Record<number, number> = { 0x0: 0x172000a1, 0xa00: 0x172a1000 };
  * const chip = identifyChip({ read32: (off) => regs[off] });
- * console.assert(chip.name === "ga102" && chip.revision === "a.1");
+ * assert(chip.name === "ga102" && chip.revision === "a.1");
  * ```
  *
  * @module
@@ -89,9 +90,10 @@ const hex32 = (value: number): string => `0x${(value >>> 0).toString(16).padStar
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UnsupportedChipError } from "./identify.ts";
  * const e = new UnsupportedChipError("pre-Turing architecture 0x14", 0x140000a1, 0x140a1000);
- * console.assert(e.message.includes("0x140a1000") && e.boot42 === 0x140a1000);
+ * assert(e.message.includes("0x140a1000") && e.boot42 === 0x140a1000);
  * ```
  */
 export class UnsupportedChipError extends FalconryError {
@@ -124,9 +126,10 @@ export class UnsupportedChipError extends FalconryError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ChipNotRespondingError } from "./identify.ts";
  * const e = new ChipNotRespondingError("NV_PMC_BOOT_0", 0x0, 0xffffffff);
- * console.assert(e.message.includes("0xffffffff") && e.value === 0xffffffff);
+ * assert(e.message.includes("0xffffffff") && e.value === 0xffffffff);
  * ```
  */
 export class ChipNotRespondingError extends FalconryError {
@@ -173,9 +176,10 @@ function readChecked(mmio: Bar0Reader, name: string, offset: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeBoot42 } from "./identify.ts";
  * const b = decodeBoot42(0x1b2a1000);
- * console.assert(b.chipset === 0x1b2 && b.majorRevision === 0xa && b.minorRevision === 1);
+ * assert(b.chipset === 0x1b2 && b.majorRevision === 0xa && b.minorRevision === 1);
  * ```
  */
 export function decodeBoot42(value: number): Boot42 {
@@ -198,9 +202,10 @@ export function decodeBoot42(value: number): Boot42 {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { identifyChip } from "./identify.ts";
  * const chip = identifyChip({ read32: (off) => (off === 0xa00 ? 0x180a1000 : 0x180000a1) });
- * console.assert(chip.name === "gh100" && chip.arch === "hopper" && chip.chipset === 0x180);
+ * assert(chip.name === "gh100" && chip.arch === "hopper" && chip.chipset === 0x180);
  * ```
  */
 export function identifyChip(mmio: Bar0Reader): ChipIdentity {

@@ -3,9 +3,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chipByName, firmwareFiles } from "./mod.ts";
  * const ga102 = chipByName("ga102")!;
- * console.assert(firmwareFiles(ga102, "570.144").map((f) => f.name).join() === "booter_load,booter_unload,bootloader,gsp");
+ * assert(firmwareFiles(ga102, "570.144").map((f) => f.name).join() === "booter_load,booter_unload,bootloader,gsp");
  * ```
  *
  * @module

@@ -25,11 +25,12 @@
  *
  * @example Probe a fake GA102 whose registers all read 0 apart from BOOT
  * ```ts
+ * import assert from "node:assert/strict";
  * import { probeDevice } from "./probe.ts";
  * const regs: Record<number, number> = { 0x0: 0x172000a1, 0xa00: 0x172a1000 };
  * const report = probeDevice({ read32: (offset) => regs[offset] ?? 0 });
- * console.assert(report.chip.name === "ga102" && report.wpr2.status === "not-set");
- * console.assert(report.gspRiscvActive === false && report.reads === 16);
+ * assert(report.chip.name === "ga102" && report.wpr2.status === "not-set");
+ * assert(report.gspRiscvActive === false && report.reads === 16);
  * ```
  *
  * @module
@@ -96,9 +97,10 @@ const WPR2_GRANULE = 2 ** 12;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PROBE_ALLOWLIST } from "./probe.ts";
- * console.assert(PROBE_ALLOWLIST[0].register.name === "NV_PMC_BOOT_0");
- * console.assert(PROBE_ALLOWLIST.length === 18);
+ * assert(PROBE_ALLOWLIST[0].register.name === "NV_PMC_BOOT_0");
+ * assert(PROBE_ALLOWLIST.length === 18);
  * ```
  */
 export const PROBE_ALLOWLIST: readonly ProbeEntry[] = Object.freeze([
@@ -290,9 +292,10 @@ const hex = (value: number): string => `0x${value.toString(16)}`;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isPriErrorValue } from "./probe.ts";
- * console.assert(isPriErrorValue(0xbadf4100) && isPriErrorValue(0xbad00100));
- * console.assert(!isPriErrorValue(0xbad12345) && !isPriErrorValue(0x10));
+ * assert(isPriErrorValue(0xbadf4100) && isPriErrorValue(0xbad00100));
+ * assert(!isPriErrorValue(0xbad12345) && !isPriErrorValue(0x10));
  * ```
  */
 export function isPriErrorValue(value: number): boolean {
@@ -305,9 +308,10 @@ export function isPriErrorValue(value: number): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { describePriError } from "./probe.ts";
- * console.assert(describePriError(0xbadf4100).startsWith("PRI error 0xbadf41 (target mask violation"));
- * console.assert(describePriError(0xbadf1002).endsWith("detail 0x02"));
+ * assert(describePriError(0xbadf4100).startsWith("PRI error 0xbadf41 (target mask violation"));
+ * assert(describePriError(0xbadf1002).endsWith("detail 0x02"));
  * ```
  */
 export function describePriError(value: number): string {
@@ -591,11 +595,12 @@ function chipOf(chip: string | ChipInfo | undefined): ChipInfo | undefined {
  *
  * @example A GSP whose registers are still locked (PRI error) on a GA102
  * ```ts
+ * import assert from "node:assert/strict";
  * import { probeDevice } from "./probe.ts";
  * const regs: Record<number, number> = { 0x0: 0x172000a1, 0xa00: 0x172a1000, 0x1100f4: 0xbadf4100 };
  * const report = probeDevice({ read32: (offset) => regs[offset] ?? 0 });
  * const hwcfg2 = report.falcons[0].registers[0];
- * console.assert(hwcfg2.status === "pri-error" && hwcfg2.raw === "0xbadf4100" && !hwcfg2.fields);
+ * assert(hwcfg2.status === "pri-error" && hwcfg2.raw === "0xbadf4100" && !hwcfg2.fields);
  * ```
  */
 export function probeDevice(bar0: ProbeTarget, chip?: string | ChipInfo): ProbeReport {

@@ -11,11 +11,12 @@
  *
  * @example Reading the header of a synthetic Booter
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseBinHeader } from "./bin_header.ts";
  * import { forgeBooter } from "./forge/hs_firmware.ts";
  *
  * const bin = parseBinHeader(forgeBooter());
- * console.assert(bin.binMagic === 0x10de && bin.headerOffset === 24);
+ * assert(bin.binMagic === 0x10de && bin.headerOffset === 24);
  * ```
  *
  * @module
@@ -50,8 +51,9 @@ export interface BinHeader {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BIN_HEADER_FIELDS } from "./bin_header.ts";
- * console.assert(4 * BIN_HEADER_FIELDS.indexOf("dataOffset") === 16);
+ * assert(4 * BIN_HEADER_FIELDS.indexOf("dataOffset") === 16);
  * ```
  */
 export const BIN_HEADER_FIELDS: readonly (keyof BinHeader)[] = [
@@ -77,13 +79,14 @@ export const BIN_HEADER_FIELDS: readonly (keyof BinHeader)[] = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseBinHeader, BIN_MAGIC } from "./bin_header.ts";
  * import { forgeGenBootloader } from "./forge/hs_firmware.ts";
  *
  * const file = forgeGenBootloader();
  * const bin = parseBinHeader(file, "gen_bootloader-570.144.bin");
- * console.assert(bin.binMagic === BIN_MAGIC);
- * console.assert(bin.dataOffset + bin.dataSize === file.length);
+ * assert(bin.binMagic === BIN_MAGIC);
+ * assert(bin.dataOffset + bin.dataSize === file.length);
  * ```
  */
 export function parseBinHeader(bytes: Uint8Array, file?: string): BinHeader {

@@ -29,15 +29,16 @@
  *
  * @example Parse, select, patch
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseBooter, patchBooter } from "./booter.ts";
  * import { forgeBooter } from "./forge/hs_firmware.ts";
  *
  * const file = forgeBooter({ signatureSize: 384, signatureCount: 2, fuseVersion: 1 });
  * const booter = parseBooter(file);
  * const patched = patchBooter(booter, 1);
- * console.assert(patched.signatureIndex === 0);
+ * assert(patched.signatureIndex === 0);
  * const { patchLocation, loadHeader } = booter;
- * console.assert(patched.brom.pkcDataOffset === patchLocation - loadHeader.osDataOffset);
+ * assert(patched.brom.pkcDataOffset === patchLocation - loadHeader.osDataOffset);
  * ```
  *
  * @module
@@ -206,8 +207,9 @@ export interface BooterLoadMapOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HS_HEADER_V2_FIELDS, HS_HEADER_V2_SIZE } from "./booter.ts";
- * console.assert(4 * HS_HEADER_V2_FIELDS.length === HS_HEADER_V2_SIZE);
+ * assert(4 * HS_HEADER_V2_FIELDS.length === HS_HEADER_V2_SIZE);
  * ```
  */
 export const HS_HEADER_V2_FIELDS: readonly (keyof HsHeaderV2)[] = [
@@ -228,8 +230,9 @@ export const HS_HEADER_V2_FIELDS: readonly (keyof HsHeaderV2)[] = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HS_LOAD_HEADER_V2_FIELDS, HS_LOAD_HEADER_V2_SIZE } from "./booter.ts";
- * console.assert(4 * HS_LOAD_HEADER_V2_FIELDS.length === HS_LOAD_HEADER_V2_SIZE);
+ * assert(4 * HS_LOAD_HEADER_V2_FIELDS.length === HS_LOAD_HEADER_V2_SIZE);
  * ```
  */
 export const HS_LOAD_HEADER_V2_FIELDS: readonly Exclude<keyof HsLoadHeaderV2, "apps">[] = [
@@ -245,8 +248,9 @@ export const HS_LOAD_HEADER_V2_FIELDS: readonly Exclude<keyof HsLoadHeaderV2, "a
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HS_LOAD_APP_FIELDS, HS_LOAD_APP_SIZE } from "./booter.ts";
- * console.assert(4 * HS_LOAD_APP_FIELDS.length === HS_LOAD_APP_SIZE);
+ * assert(4 * HS_LOAD_APP_FIELDS.length === HS_LOAD_APP_SIZE);
  * ```
  */
 export const HS_LOAD_APP_FIELDS: readonly (keyof HsLoadHeaderApp)[] = [
@@ -261,8 +265,9 @@ export const HS_LOAD_APP_FIELDS: readonly (keyof HsLoadHeaderApp)[] = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HS_SIGNATURE_PARAMS_FIELDS, HS_SIGNATURE_PARAMS_SIZE } from "./booter.ts";
- * console.assert(4 * HS_SIGNATURE_PARAMS_FIELDS.length === HS_SIGNATURE_PARAMS_SIZE);
+ * assert(4 * HS_SIGNATURE_PARAMS_FIELDS.length === HS_SIGNATURE_PARAMS_SIZE);
  * ```
  */
 export const HS_SIGNATURE_PARAMS_FIELDS: readonly (keyof HsSignatureParams)[] = [
@@ -317,12 +322,13 @@ function requireRange(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseBooter } from "./booter.ts";
  * import { forgeBooter } from "./forge/hs_firmware.ts";
  *
  * const booter = parseBooter(forgeBooter({ ucodeId: 13 }), "booter_load-570.144.bin");
- * console.assert(booter.signatureParams.ucodeId === 13);
- * console.assert(booter.signatures.length === booter.signatureCount);
+ * assert(booter.signatureParams.ucodeId === 13);
+ * assert(booter.signatures.length === booter.signatureCount);
  * ```
  */
 export function parseBooter(bytes: Uint8Array, file?: string): BooterFirmware {
@@ -530,16 +536,17 @@ function checkImageRanges(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseBooter, selectBooterSignature } from "./booter.ts";
  * import { forgeBooter } from "./forge/hs_firmware.ts";
  *
  * const ga102Like = parseBooter(forgeBooter({
  *   signatureSize: 384, signatureCount: 2, fuseVersion: 1, zeroSignatureIndex: 1,
  * }));
- * console.assert(selectBooterSignature(ga102Like, 1) === 0);
+ * assert(selectBooterSignature(ga102Like, 1) === 0);
  * let threw = false;
  * try { selectBooterSignature(ga102Like, 0); } catch { threw = true; } // the zero signature
- * console.assert(threw);
+ * assert(threw);
  * ```
  */
 export function selectBooterSignature(booter: BooterFirmware, fuseRegisterValue: number): number {
@@ -585,6 +592,7 @@ export function selectBooterSignature(booter: BooterFirmware, fuseRegisterValue:
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseBooter, patchBooter } from "./booter.ts";
  * import { forgeBooter } from "./forge/hs_firmware.ts";
  *
@@ -592,8 +600,8 @@ export function selectBooterSignature(booter: BooterFirmware, fuseRegisterValue:
  * const { image, signatureIndex } = patchBooter(booter, 0);
  * const at = booter.patchLocation;
  * const written = image.subarray(at, at + booter.signatureSize);
- * console.assert(written.every((b, i) => b === booter.signatures[signatureIndex][i]));
- * console.assert(image !== booter.image);
+ * assert(written.every((b, i) => b === booter.signatures[signatureIndex][i]));
+ * assert(image !== booter.image);
  * ```
  */
 export function patchBooter(booter: BooterFirmware, fuseRegisterValue: number): PatchedBooter {
@@ -639,15 +647,16 @@ export function patchBooter(booter: BooterFirmware, fuseRegisterValue: number): 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { booterLoadMap, parseBooter } from "./booter.ts";
  * import { forgeBooter } from "./forge/hs_firmware.ts";
  *
  * const booter = parseBooter(forgeBooter({ osCodeSize: 256 }));
  * const tu = booterLoadMap(booter, { layout: "tu102" });
- * console.assert(tu.imemNonSecure?.length === 256 && tu.bootAddress === 0);
+ * assert(tu.imemNonSecure?.length === 256 && tu.bootAddress === 0);
  * const ga = booterLoadMap(booter, { layout: "ga102" });
- * console.assert(ga.imemNonSecure === undefined && ga.imemSecure.dstStart === 0);
- * console.assert(ga.bootAddress === 256);
+ * assert(ga.imemNonSecure === undefined && ga.imemSecure.dstStart === 0);
+ * assert(ga.bootAddress === 256);
  * ```
  */
 export function booterLoadMap(

@@ -30,11 +30,12 @@ export interface ByteReaderOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ByteReader } from "./byte_reader.ts";
  * const r = new ByteReader(new Uint8Array([0xde, 0x10, 0, 0, 1, 0, 0, 0]), { file: "x.bin" });
- * console.assert(r.u32(0, "magic") === 0x10de);
- * console.assert(r.u16(4, "version") === 1);
- * try { r.u32(6, "size"); } catch (e) { console.assert(e instanceof Error); }
+ * assert(r.u32(0, "magic") === 0x10de);
+ * assert(r.u16(4, "version") === 1);
+ * try { r.u32(6, "size"); } catch (e) { assert(e instanceof Error); }
  * ```
  */
 export class ByteReader {
@@ -69,9 +70,10 @@ export class ByteReader {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { ByteReader } from "./byte_reader.ts";
    * const r = new ByteReader(new Uint8Array(4), { file: "f", base: 16 });
-   * try { r.fail(2, "x", "bad"); } catch (e) { console.assert((e as { offset: number }).offset === 18); }
+   * try { r.fail(2, "x", "bad"); } catch (e) { assert((e as { offset: number }).offset === 18); }
    * ```
    */
   fail(offset: number, field: string, reason: string): never {
@@ -88,12 +90,13 @@ export class ByteReader {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { ByteReader } from "./byte_reader.ts";
    * const r = new ByteReader(new Uint8Array(8));
    * r.check(4, 4, "tail");
    * let threw = false;
    * try { r.check(4, 5, "tail"); } catch { threw = true; }
-   * console.assert(threw);
+   * assert(threw);
    * ```
    */
   check(offset: number, length: number, field: string): void {
@@ -116,8 +119,9 @@ export class ByteReader {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { ByteReader } from "./byte_reader.ts";
-   * console.assert(new ByteReader(new Uint8Array([7])).u8(0, "b") === 7);
+   * assert(new ByteReader(new Uint8Array([7])).u8(0, "b") === 7);
    * ```
    */
   u8(offset: number, field: string): number {
@@ -130,8 +134,9 @@ export class ByteReader {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { ByteReader } from "./byte_reader.ts";
-   * console.assert(new ByteReader(new Uint8Array([0x55, 0xaa])).u16(0, "sig") === 0xaa55);
+   * assert(new ByteReader(new Uint8Array([0x55, 0xaa])).u16(0, "sig") === 0xaa55);
    * ```
    */
   u16(offset: number, field: string): number {
@@ -144,8 +149,9 @@ export class ByteReader {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { ByteReader } from "./byte_reader.ts";
-   * console.assert(new ByteReader(new Uint8Array([1, 0, 0, 0x80])).u32(0, "w") === 0x80000001);
+   * assert(new ByteReader(new Uint8Array([1, 0, 0, 0x80])).u32(0, "w") === 0x80000001);
    * ```
    */
   u32(offset: number, field: string): number {
@@ -158,8 +164,9 @@ export class ByteReader {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { ByteReader } from "./byte_reader.ts";
-   * console.assert(new ByteReader(new Uint8Array(8).fill(0xff)).u64(0, "q") === 0xffffffffffffffffn);
+   * assert(new ByteReader(new Uint8Array(8).fill(0xff)).u64(0, "q") === 0xffffffffffffffffn);
    * ```
    */
   u64(offset: number, field: string): bigint {
@@ -173,8 +180,9 @@ export class ByteReader {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { ByteReader } from "./byte_reader.ts";
-   * console.assert(new ByteReader(new Uint8Array([0, 1, 0, 0, 0, 0, 0, 0])).u64Number(0, "off") === 256);
+   * assert(new ByteReader(new Uint8Array([0, 1, 0, 0, 0, 0, 0, 0])).u64Number(0, "off") === 256);
    * ```
    */
   u64Number(offset: number, field: string): number {
@@ -190,9 +198,10 @@ export class ByteReader {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { ByteReader } from "./byte_reader.ts";
    * const b = new ByteReader(new Uint8Array([1, 2, 3, 4])).bytesAt(1, 2, "mid");
-   * console.assert(b.length === 2 && b[0] === 2);
+   * assert(b.length === 2 && b[0] === 2);
    * ```
    */
   bytesAt(offset: number, length: number, field: string): Uint8Array {
@@ -205,9 +214,10 @@ export class ByteReader {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { ByteReader } from "./byte_reader.ts";
    * const sub = new ByteReader(new Uint8Array(16), { base: 0x100 }).sub(8, 8, "section");
-   * console.assert(sub.base === 0x108 && sub.length === 8);
+   * assert(sub.base === 0x108 && sub.length === 8);
    * ```
    */
   sub(offset: number, length: number, field: string): ByteReader {
@@ -220,8 +230,9 @@ export class ByteReader {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { ByteReader } from "./byte_reader.ts";
-   * console.assert(new ByteReader(new TextEncoder().encode("NVGI")).ascii(0, 4, "magic") === "NVGI");
+   * assert(new ByteReader(new TextEncoder().encode("NVGI")).ascii(0, 4, "magic") === "NVGI");
    * ```
    */
   ascii(offset: number, length: number, field: string): string {
@@ -234,9 +245,10 @@ export class ByteReader {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { ByteReader } from "./byte_reader.ts";
    * const r = new ByteReader(new TextEncoder().encode(".text\0.data\0"));
-   * console.assert(r.cstring(6, 64, "name") === ".data");
+   * assert(r.cstring(6, 64, "name") === ".data");
    * ```
    */
   cstring(offset: number, maxLength: number, field: string): string {
@@ -253,8 +265,9 @@ export class ByteReader {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hex } from "./byte_reader.ts";
- * console.assert(hex(255) === "ff" && hex(16n) === "10");
+ * assert(hex(255) === "ff" && hex(16n) === "10");
  * ```
  */
 export function hex(n: number | bigint): string {

@@ -26,9 +26,10 @@ export interface ByteSource {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { bufferSource } from "./byte_source.ts";
  * const src = bufferSource(new Uint8Array([1, 2, 3]), "x.rom");
- * console.assert(src.size === 3 && src.read(1, 2)[1] === 3);
+ * assert(src.size === 3 && src.read(1, 2)[1] === 3);
  * ```
  */
 export function bufferSource(bytes: Uint8Array, name?: string): ByteSource {
@@ -56,10 +57,11 @@ export interface CountingSource extends ByteSource {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { bufferSource, countingSource } from "./byte_source.ts";
  * const src = countingSource(bufferSource(new Uint8Array(1024)));
  * src.read(0, 16);
- * console.assert(src.bytesRead === 16 && src.reads === 1);
+ * assert(src.bytesRead === 16 && src.reads === 1);
  * ```
  */
 export function countingSource(inner: ByteSource): CountingSource {
@@ -93,10 +95,11 @@ export function countingSource(inner: ByteSource): CountingSource {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { bufferSource, checkRange } from "./byte_source.ts";
  * let threw = false;
  * try { checkRange(bufferSource(new Uint8Array(4)), 2, 4, "x"); } catch { threw = true; }
- * console.assert(threw);
+ * assert(threw);
  * ```
  */
 export function checkRange(

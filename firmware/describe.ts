@@ -44,9 +44,10 @@ const MAX_WHOLE_FILE = 64 * 1024 * 1024;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { toJsonFields } from "./describe.ts";
  * const out = toJsonFields({ a: 1, image: new Uint8Array(4), q: 0x10n, n: { b: [2] } });
- * console.assert(JSON.stringify(out) === '{"a":1,"q":"0x10","n":{"b":[2]}}');
+ * assert(JSON.stringify(out) === '{"a":1,"q":"0x10","n":{"b":[2]}}');
  * ```
  */
 export function toJsonFields(value: unknown): JsonValue {
@@ -171,11 +172,12 @@ const DESCRIBERS: Readonly<
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { describeVbios } from "./describe.ts";
  * import { bufferSource } from "./byte_source.ts";
  * import { forgeVbios } from "./forge/vbios.ts";
  * const d = describeVbios(bufferSource(forgeVbios({}).bytes));
- * console.assert(typeof d.fwsec === "object");
+ * assert(typeof d.fwsec === "object");
  * ```
  */
 export function describeVbios(source: ByteSource): { [key: string]: JsonValue } {
@@ -224,10 +226,11 @@ function wholeFile(source: ByteSource, file?: string): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { describeFirmware } from "./describe.ts";
  * import { forgeGenBootloader } from "./forge/hs_firmware.ts";
  * const d = describeFirmware(forgeGenBootloader({}), "gen_bootloader-570.144.bin");
- * console.assert(d.kind === "gen-bootloader");
+ * assert(d.kind === "gen-bootloader");
  * ```
  */
 export function describeFirmware(

@@ -42,11 +42,12 @@ const KIND_BY_NAME: Readonly<Record<string, FirmwareKind>> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kindFromFileName } from "./detect.ts";
- * console.assert(kindFromFileName("/x/gen_bootloader-570.144.bin") === "gen-bootloader");
- * console.assert(kindFromFileName("gsp-535.113.01.bin") === "gsp-image");
- * console.assert(kindFromFileName("TU102.rom") === "vbios");
- * console.assert(kindFromFileName("notes.txt") === undefined);
+ * assert(kindFromFileName("/x/gen_bootloader-570.144.bin") === "gen-bootloader");
+ * assert(kindFromFileName("gsp-535.113.01.bin") === "gsp-image");
+ * assert(kindFromFileName("TU102.rom") === "vbios");
+ * assert(kindFromFileName("notes.txt") === undefined);
  * ```
  */
 export function kindFromFileName(path: string): FirmwareKind | undefined {
@@ -74,10 +75,11 @@ const BIN_PARSERS: readonly [FirmwareKind, (b: Uint8Array) => unknown][] = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { detectFirmwareKind } from "./detect.ts";
  * import { forgeGenBootloader } from "./forge/hs_firmware.ts";
- * console.assert(detectFirmwareKind(forgeGenBootloader({})) === "gen-bootloader");
- * console.assert(detectFirmwareKind(new TextEncoder().encode("NVFW....")) === "tlv");
+ * assert(detectFirmwareKind(forgeGenBootloader({})) === "gen-bootloader");
+ * assert(detectFirmwareKind(new TextEncoder().encode("NVFW....")) === "tlv");
  * ```
  */
 export function detectFirmwareKind(bytes: Uint8Array, fileName?: string): FirmwareKind {

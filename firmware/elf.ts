@@ -12,13 +12,14 @@
  *
  * @example Finding a section
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findSection, parseElf, sectionBytes } from "./elf.ts";
  * import { bufferSource } from "./byte_source.ts";
  * import { forgeElf } from "./forge/elf.ts";
  *
  * const src = bufferSource(forgeElf({ sections: [{ name: "hash", data: new Uint8Array(48) }] }));
  * const elf = parseElf(src);
- * console.assert(sectionBytes(src, findSection(elf, "hash")!).length === 48);
+ * assert(sectionBytes(src, findSection(elf, "hash")!).length === 48);
  * ```
  *
  * @module
@@ -237,11 +238,12 @@ function readChecked(source: ByteSource, offset: number, length: number, field: 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseElf } from "./elf.ts";
  * import { forgeElf } from "./forge/elf.ts";
  * const image = { name: "image", data: new Uint8Array(8) };
  * const elf = parseElf(forgeElf({ elfClass: 32, sections: [image] }));
- * console.assert(elf.elfClass === 32 && elf.sections.some((s) => s.name === "image"));
+ * assert(elf.elfClass === 32 && elf.sections.some((s) => s.name === "image"));
  * ```
  */
 export function parseElf(source: ByteSource | Uint8Array, file?: string): ElfFile {
@@ -451,11 +453,12 @@ function hexBytes(bytes: Uint8Array, count: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findSection, parseElf } from "./elf.ts";
  * import { forgeElf } from "./forge/elf.ts";
  * const elf = parseElf(forgeElf({ sections: [{ name: ".fwversion", data: new Uint8Array(8) }] }));
- * console.assert(findSection(elf, ".fwversion")?.size === 8);
- * console.assert(findSection(elf, ".missing") === undefined);
+ * assert(findSection(elf, ".fwversion")?.size === 8);
+ * assert(findSection(elf, ".missing") === undefined);
  * ```
  */
 export function findSection(elf: ElfFile, name: string): ElfSection | undefined {
@@ -472,11 +475,12 @@ export function findSection(elf: ElfFile, name: string): ElfSection | undefined 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseElf, requireSection } from "./elf.ts";
  * import { forgeElf } from "./forge/elf.ts";
  * const elf = parseElf(forgeElf({ sections: [{ name: "hash", data: new Uint8Array(48) }] }));
- * console.assert(requireSection(elf, "hash").size === 48);
- * try { requireSection(elf, "image"); } catch (e) { console.assert(String(e).includes("hash")); }
+ * assert(requireSection(elf, "hash").size === 48);
+ * try { requireSection(elf, "image"); } catch (e) { assert(String(e).includes("hash")); }
  * ```
  */
 export function requireSection(elf: ElfFile, name: string, file?: string): ElfSection {
@@ -499,12 +503,13 @@ export function requireSection(elf: ElfFile, name: string, file?: string): ElfSe
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseElf, requireSection, sectionBytes } from "./elf.ts";
  * import { bufferSource } from "./byte_source.ts";
  * import { forgeElf } from "./forge/elf.ts";
  * const k = { name: "k", data: new Uint8Array([1, 2, 3]) };
  * const src = bufferSource(forgeElf({ sections: [k] }));
- * console.assert(sectionBytes(src, requireSection(parseElf(src), "k"))[2] === 3);
+ * assert(sectionBytes(src, requireSection(parseElf(src), "k"))[2] === 3);
  * ```
  */
 export function sectionBytes(source: ByteSource | Uint8Array, section: ElfSection): Uint8Array {

@@ -9,10 +9,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fmcSignatures, parseFmc } from "./fmc.ts";
  * import { FMC_SIZES, forgeFmc } from "./forge/elf.ts";
  * const fmc = parseFmc(forgeFmc({ sizes: FMC_SIZES.gb20x }), "fmc-570.144.bin");
- * console.assert(fmc.sizes.publicKey === 97 && fmcSignatures(fmc).length === 816);
+ * assert(fmc.sizes.publicKey === 97 && fmcSignatures(fmc).length === 816);
  * ```
  *
  * @module
@@ -79,10 +80,11 @@ const SECTIONS = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseFmc } from "./fmc.ts";
  * import { forgeFmc } from "./forge/elf.ts";
  * const fmc = parseFmc(forgeFmc());
- * console.assert(fmc.hash.length === 48 && fmc.signature.length === 384);
+ * assert(fmc.hash.length === 48 && fmc.signature.length === 384);
  * ```
  */
 export function parseFmc(source: ByteSource | Uint8Array, file?: string): FmcFirmware {
@@ -131,12 +133,13 @@ function parseFmcSource(source: ByteSource, file: string | undefined): FmcFirmwa
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fmcSignatures, parseFmc } from "./fmc.ts";
  * import { FMC_SIZES, forgeFmc } from "./forge/elf.ts";
  * const fmc = parseFmc(forgeFmc({ sizes: FMC_SIZES.gb10x }));
  * const block = fmcSignatures(fmc);
- * console.assert(block[48] === fmc.publicKey[0] && block[48 + 97] === 0);
- * console.assert(block[432] === fmc.signature[0] && block[432 + 96] === 0);
+ * assert(block[48] === fmc.publicKey[0] && block[48 + 97] === 0);
+ * assert(block[432] === fmc.signature[0] && block[432 + 96] === 0);
  * ```
  */
 export function fmcSignatures(

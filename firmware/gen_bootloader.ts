@@ -11,11 +11,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseGenBootloader } from "./gen_bootloader.ts";
  * import { forgeGenBootloader } from "./forge/hs_firmware.ts";
  *
  * const bl = parseGenBootloader(forgeGenBootloader());
- * console.assert(bl.descriptor.startTag === 253 && bl.code.length === 512);
+ * assert(bl.descriptor.startTag === 253 && bl.code.length === 512);
  * ```
  *
  * @module
@@ -61,8 +62,9 @@ export const GEN_BOOTLOADER_DESC_SIZE = 24;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { GEN_BOOTLOADER_DESC_FIELDS, GEN_BOOTLOADER_DESC_SIZE } from "./gen_bootloader.ts";
- * console.assert(4 * GEN_BOOTLOADER_DESC_FIELDS.length === GEN_BOOTLOADER_DESC_SIZE);
+ * assert(4 * GEN_BOOTLOADER_DESC_FIELDS.length === GEN_BOOTLOADER_DESC_SIZE);
  * ```
  */
 export const GEN_BOOTLOADER_DESC_FIELDS: readonly (keyof GenBootloaderDescriptor)[] = [
@@ -85,12 +87,13 @@ export const GEN_BOOTLOADER_DESC_FIELDS: readonly (keyof GenBootloaderDescriptor
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseGenBootloader } from "./gen_bootloader.ts";
  * import { forgeGenBootloader } from "./forge/hs_firmware.ts";
  *
  * const file = forgeGenBootloader({ codeSize: 256, dataSize: 64 });
  * const bl = parseGenBootloader(file, "gen_bootloader-570.144.bin");
- * console.assert(bl.code.length === 256 && bl.data.length === 64);
+ * assert(bl.code.length === 256 && bl.data.length === 64);
  * ```
  */
 export function parseGenBootloader(bytes: Uint8Array, file?: string): GenBootloader {

@@ -13,12 +13,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { gspSignature, parseGspImage } from "./gsp_image.ts";
  * import { forgeGspImage } from "./forge/elf.ts";
  * const bytes = forgeGspImage({ imageSize: 8192 });
  * const gsp = parseGspImage(bytes, "gsp-570.144.bin");
- * console.assert(gsp.version === "570.144" && gsp.image.size === 8192);
- * console.assert(gspSignature(gsp, bytes, ".fwsignature_ga10x").length === 4096);
+ * assert(gsp.version === "570.144" && gsp.image.size === 8192);
+ * assert(gspSignature(gsp, bytes, ".fwsignature_ga10x").length === 4096);
  * ```
  *
  * @module
@@ -88,10 +89,11 @@ export interface GspImage {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseGspImage } from "./gsp_image.ts";
  * import { forgeGspImage, GSP_SIGNATURE_SECTIONS_TU } from "./forge/elf.ts";
  * const gsp = parseGspImage(forgeGspImage({ signatureSections: GSP_SIGNATURE_SECTIONS_TU }));
- * console.assert(gsp.signatureSections.map((s) => s.name).includes(".fwsignature_ga100"));
+ * assert(gsp.signatureSections.map((s) => s.name).includes(".fwsignature_ga100"));
  * ```
  */
 export function parseGspImage(source: ByteSource | Uint8Array, file?: string): GspImage {
@@ -177,13 +179,14 @@ function versionText(bytes: Uint8Array, section: ElfSection, file: string | unde
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { gspSignature, parseGspImage } from "./gsp_image.ts";
  * import { forgeGspImage, GSP_SIGNATURE_SECTIONS_TU } from "./forge/elf.ts";
  * const bytes = forgeGspImage({ signatureSections: GSP_SIGNATURE_SECTIONS_TU });
  * const gsp = parseGspImage(bytes);
- * console.assert(gspSignature(gsp, bytes, ".fwsignature_tu10x").length === 4096);
+ * assert(gspSignature(gsp, bytes, ".fwsignature_tu10x").length === 4096);
  * try { gspSignature(gsp, bytes, ".fwsignature_gh10x"); }
- * catch (e) { console.assert(String(e).includes(".fwsignature_tu11x")); }
+ * catch (e) { assert(String(e).includes(".fwsignature_tu11x")); }
  * ```
  */
 export function gspSignature(

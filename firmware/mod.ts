@@ -17,12 +17,13 @@
  *
  * @example Patch Booter for a chip whose fuse register reads 1
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseBooter, patchBooter } from "./mod.ts";
  * import { forgeBooter } from "./forge/mod.ts";
  *
  * const booter = parseBooter(forgeBooter({ signatureSize: 384, signatureCount: 2, fuseVersion: 1 }));
  * const { image, brom } = patchBooter(booter, 1);
- * console.assert(image.length === booter.image.length && brom.engineIdMask === 1);
+ * assert(image.length === booter.image.length && brom.engineIdMask === 1);
  * ```
  *
  * @module

@@ -19,16 +19,17 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildRadix3, radix3Layout } from "./radix3.ts";
  * const layout = radix3Layout(63541248);
- * console.assert(layout.imagePages === 15513 && layout.level2Pages === 31);
- * console.assert(layout.level1Pages === 1);
+ * assert(layout.imagePages === 15513 && layout.level2Pages === 31);
+ * assert(layout.level1Pages === 1);
  * const tables = buildRadix3({
  *   imageSize: 8192,
  *   imagePageAddress: (i) => 0x100000n + BigInt(i) * 4096n,
  *   tablePageAddress: (level, i) => 0x10000n * BigInt(level + 1) + BigInt(i) * 4096n,
  * });
- * console.assert(new DataView(tables.level2.buffer).getBigUint64(8, true) === 0x101000n);
+ * assert(new DataView(tables.level2.buffer).getBigUint64(8, true) === 0x101000n);
  * ```
  *
  * @module
@@ -72,9 +73,10 @@ const pagesFor = (entries: number) => Math.ceil(entries / RADIX3_ENTRIES_PER_PAG
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { radix3Layout } from "./radix3.ts";
  * const l = radix3Layout(28528288); // 570.144 Turing .fwimage, not page-aligned
- * console.assert(l.imagePages === 6965 && l.level2Pages === 14 && l.tablePages === 16);
+ * assert(l.imagePages === 6965 && l.level2Pages === 14 && l.tablePages === 16);
  * ```
  */
 export function radix3Layout(imageSize: number): Radix3Layout {
@@ -138,16 +140,17 @@ const PAGE_MASK = BigInt(GSP_PAGE_SIZE - 1);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildRadix3, contiguousRadix3Addresses, radix3Layout } from "./radix3.ts";
  * const layout = radix3Layout(3 * 4096);
  * const addresses = contiguousRadix3Addresses(layout, 0x80000000n);
  * const tables = buildRadix3({ imageSize: layout.imageSize, ...addresses });
  * const entry = (t: Uint8Array, i: number) =>
  *   new DataView(t.buffer, t.byteOffset).getBigUint64(i * 8, true);
- * console.assert(tables.level0Address === 0x80000000n);
- * console.assert(entry(tables.level0, 0) === 0x80001000n);
- * console.assert(entry(tables.level1, 0) === 0x80002000n);
- * console.assert(entry(tables.level2, 2) === 0x80005000n);
+ * assert(tables.level0Address === 0x80000000n);
+ * assert(entry(tables.level0, 0) === 0x80001000n);
+ * assert(entry(tables.level1, 0) === 0x80002000n);
+ * assert(entry(tables.level2, 2) === 0x80005000n);
  * ```
  */
 export function buildRadix3(options: BuildRadix3Options): Radix3Tables {
@@ -213,9 +216,10 @@ export interface Radix3Addresses {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { contiguousRadix3Addresses, radix3Layout } from "./radix3.ts";
  * const a = contiguousRadix3Addresses(radix3Layout(63541248), 0n);
- * console.assert(a.tablePageAddress(2, 0) === 0x2000n && a.imagePageAddress(0) === 0x21000n);
+ * assert(a.tablePageAddress(2, 0) === 0x2000n && a.imagePageAddress(0) === 0x21000n);
  * ```
  */
 export function contiguousRadix3Addresses(layout: Radix3Layout, base: bigint): Radix3Addresses {

@@ -12,11 +12,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseRiscvBootloader } from "./riscv_bootloader.ts";
  * import { forgeRiscvBootloader } from "./forge/hs_firmware.ts";
  *
  * const bl = parseRiscvBootloader(forgeRiscvBootloader({ version: 5 }));
- * console.assert(bl.descriptorSize === 84 && bl.descriptor.version === 5);
+ * assert(bl.descriptorSize === 84 && bl.descriptor.version === 5);
  * ```
  *
  * @module
@@ -142,13 +143,14 @@ const RANGES: readonly [keyof RiscvUcodeDescriptor, keyof RiscvUcodeDescriptor][
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseRiscvBootloader } from "./riscv_bootloader.ts";
  * import { forgeRiscvBootloader } from "./forge/hs_firmware.ts";
  *
  * const file = forgeRiscvBootloader({ version: 4 });
  * const bl = parseRiscvBootloader(file, "bootloader-535.113.01.bin");
- * console.assert(bl.descriptorSize === 76 && bl.descriptor.fbReservedSize === undefined);
- * console.assert(bl.ucode.length === bl.binHeader.dataSize);
+ * assert(bl.descriptorSize === 76 && bl.descriptor.fbReservedSize === undefined);
+ * assert(bl.ucode.length === bl.binHeader.dataSize);
  * ```
  */
 export function parseRiscvBootloader(bytes: Uint8Array, file?: string): RiscvBootloader {

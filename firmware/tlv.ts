@@ -16,10 +16,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseTlv, tlvString, tlvU32 } from "./tlv.ts";
  * import { forgeTlv } from "./forge/tlv.ts";
  * const tlv = parseTlv(forgeTlv([["VERS", "570.144"], ["SIZE", 8192]]), "gsp.tlv");
- * console.assert(tlvString(tlv, "VERS") === "570.144" && tlvU32(tlv, "SIZE") === 8192);
+ * assert(tlvString(tlv, "VERS") === "570.144" && tlvU32(tlv, "SIZE") === 8192);
  * ```
  *
  * @module
@@ -59,10 +60,11 @@ export interface Tlv {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseTlv } from "./tlv.ts";
  * import { forgeTlv } from "./forge/tlv.ts";
  * const tlv = parseTlv(forgeTlv([["VERS", "1"], ["BLOB", new Uint8Array(5)]]));
- * console.assert(tlv.blocks.length === 2 && tlv.blocks[1].value.length === 5);
+ * assert(tlv.blocks.length === 2 && tlv.blocks[1].value.length === 5);
  * ```
  */
 export function parseTlv(bytes: Uint8Array, file?: string): Tlv {
@@ -115,11 +117,12 @@ function hexBytes(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findTlvBlock, parseTlv } from "./tlv.ts";
  * import { forgeTlv } from "./forge/tlv.ts";
  * const tlv = parseTlv(forgeTlv([["VERS", "1"], ["FUSE", 2], ["FUSE", 3]]));
- * console.assert(findTlvBlock(tlv, "FUSE")?.value[0] === 2);
- * console.assert(findTlvBlock(tlv, "NSIG") === undefined);
+ * assert(findTlvBlock(tlv, "FUSE")?.value[0] === 2);
+ * assert(findTlvBlock(tlv, "NSIG") === undefined);
  * ```
  */
 export function findTlvBlock(tlv: Tlv, tag: string): TlvBlock | undefined {
@@ -152,10 +155,11 @@ function blockError(tlv: Tlv, block: TlvBlock, reason: string, delta = 0): Firmw
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseTlv, tlvBytes } from "./tlv.ts";
  * import { forgeTlv } from "./forge/tlv.ts";
  * const tlv = parseTlv(forgeTlv([["VERS", "1"], ["BLOB", new Uint8Array([9, 8, 7])]]));
- * console.assert(tlvBytes(tlv, "BLOB").length === 3);
+ * assert(tlvBytes(tlv, "BLOB").length === 3);
  * ```
  */
 export function tlvBytes(tlv: Tlv, tag: string): Uint8Array {
@@ -169,9 +173,10 @@ export function tlvBytes(tlv: Tlv, tag: string): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseTlv, tlvU32 } from "./tlv.ts";
  * import { forgeTlv } from "./forge/tlv.ts";
- * console.assert(tlvU32(parseTlv(forgeTlv([["VERS", "1"], ["UCID", 3]])), "UCID") === 3);
+ * assert(tlvU32(parseTlv(forgeTlv([["VERS", "1"], ["UCID", 3]])), "UCID") === 3);
  * ```
  */
 export function tlvU32(tlv: Tlv, tag: string): number {
@@ -188,9 +193,10 @@ export function tlvU32(tlv: Tlv, tag: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseTlv, tlvString } from "./tlv.ts";
  * import { forgeTlv } from "./forge/tlv.ts";
- * console.assert(tlvString(parseTlv(forgeTlv([["VERS", "570.144"]])), "VERS") === "570.144");
+ * assert(tlvString(parseTlv(forgeTlv([["VERS", "570.144"]])), "VERS") === "570.144");
  * ```
  */
 export function tlvString(tlv: Tlv, tag: string): string {
@@ -217,11 +223,12 @@ export function tlvString(tlv: Tlv, tag: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseTlv, tlvSignature } from "./tlv.ts";
  * import { forgeTlv } from "./forge/tlv.ts";
  * const sign = new Uint8Array([1, 1, 2, 2]);
  * const tlv = parseTlv(forgeTlv([["VERS", "1"], ["NSIG", 2], ["SIGN", sign]]));
- * console.assert(tlvSignature(tlv, 0)[0] === 1 && tlvSignature(tlv)[0] === 2);
+ * assert(tlvSignature(tlv, 0)[0] === 1 && tlvSignature(tlv)[0] === 2);
  * ```
  */
 export function tlvSignature(tlv: Tlv, index?: number): Uint8Array {

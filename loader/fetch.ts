@@ -53,10 +53,11 @@ export interface AptSource {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseOneLineSources } from "./fetch.ts";
  * const uri = ["http:", "", "mirror.invalid", "debian"].join("/");
  * const [s] = parseOneLineSources(`deb [signed-by=/k.gpg] ${uri} trixie main contrib\n`, "a.list");
- * console.assert(s.uri === uri && s.signedBy === "/k.gpg" && s.components.join() === "main,contrib");
+ * assert(s.uri === uri && s.signedBy === "/k.gpg" && s.components.join() === "main,contrib");
  * ```
  */
 export function parseOneLineSources(text: string, file: string): AptSource[] {
@@ -99,11 +100,12 @@ export function parseOneLineSources(text: string, file: string): AptSource[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseDeb822Sources } from "./fetch.ts";
  * const uri = ["http:", "", "mirror.invalid", "debian"].join("/");
  * const text = `Types: deb deb-src\nURIs: ${uri}\nSuites: sid\nComponents: main\n`;
  * const sources = parseDeb822Sources(text, "debian.sources");
- * console.assert(sources.length === 2 && sources[1].type === "deb-src");
+ * assert(sources.length === 2 && sources[1].type === "deb-src");
  * ```
  */
 export function parseDeb822Sources(text: string, file: string): AptSource[] {
@@ -167,8 +169,9 @@ function parseStanzas(text: string): Map<string, string>[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readAptSources } from "./fetch.ts";
- * console.assert((await readAptSources(await Deno.makeTempDir())).length === 0);
+ * assert((await readAptSources(await Deno.makeTempDir())).length === 0);
  * ```
  */
 export async function readAptSources(aptDir = "/etc/apt"): Promise<AptSource[]> {
@@ -251,13 +254,14 @@ function isDebianSuite(suite: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseOneLineSources, pickDebianMirror } from "./fetch.ts";
  * const host = ["http:", "", "mirror.invalid"].join("/");
  * const sources = parseOneLineSources(
  *   `deb ${host}/debian-security bookworm-security main\ndeb ${host}/debian bookworm main\n`,
  *   "sources.list",
  * );
- * console.assert(pickDebianMirror(sources)?.uri === `${host}/debian`);
+ * assert(pickDebianMirror(sources)?.uri === `${host}/debian`);
  * ```
  */
 export function pickDebianMirror(sources: readonly AptSource[]): DebianMirror | undefined {
@@ -326,11 +330,12 @@ export interface AptConfig {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { privateAptConfig } from "./fetch.ts";
  * const uri = ["http:", "", "mirror.invalid", "debian"].join("/");
  * const config = privateAptConfig("/c", { uri, keyring: "/k.gpg", source: "x" });
- * console.assert(config.sourcesListText === `deb [signed-by=/k.gpg] ${uri} sid non-free-firmware\n`);
- * console.assert(config.options.includes("Dir::State::Lists=/c/apt/lists"));
+ * assert(config.sourcesListText === `deb [signed-by=/k.gpg] ${uri} sid non-free-firmware\n`);
+ * assert(config.options.includes("Dir::State::Lists=/c/apt/lists"));
  * ```
  */
 export function privateAptConfig(
@@ -373,9 +378,10 @@ export function privateAptConfig(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { aptUpdateArgv, privateAptConfig } from "./fetch.ts";
  * const argv = aptUpdateArgv(privateAptConfig("/c", { uri: "x", keyring: "/k", source: "s" }));
- * console.assert(argv[0] === "apt-get" && argv.at(-1) === "update");
+ * assert(argv[0] === "apt-get" && argv.at(-1) === "update");
  * ```
  */
 export function aptUpdateArgv(config: AptConfig): string[] {
@@ -387,9 +393,10 @@ export function aptUpdateArgv(config: AptConfig): string[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { aptDownloadArgv, privateAptConfig } from "./fetch.ts";
  * const argv = aptDownloadArgv(privateAptConfig("/c", { uri: "x", keyring: "/k", source: "s" }));
- * console.assert(argv.slice(-2).join(" ") === "download firmware-nvidia-graphics");
+ * assert(argv.slice(-2).join(" ") === "download firmware-nvidia-graphics");
  * ```
  */
 export function aptDownloadArgv(
@@ -434,11 +441,12 @@ const TAR_TYPES: Record<string, TarMember["type"]> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseTarListing } from "./fetch.ts";
  * const [m] = parseTarListing(
  *   "lrwxrwxrwx root/root 0 2026-09-30 15:10 ./usr/lib/firmware/nvidia/ad103 -> ad102\n",
  * );
- * console.assert(m.type === "symlink" && m.target === "ad102");
+ * assert(m.type === "symlink" && m.target === "ad102");
  * ```
  */
 export function parseTarListing(text: string): TarMember[] {
@@ -487,6 +495,7 @@ const FIRMWARE_ROOT = /^(?:\.\/)?((?:usr\/)?lib\/firmware\/)(nvidia\/.+)$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseTarListing, selectFirmwareMembers } from "./fetch.ts";
  * const listing = [
  *   "drwxr-xr-x root/root 0 2026-09-30 15:10 ./usr/lib/firmware/nvidia/tu102/gsp/",
@@ -495,7 +504,7 @@ const FIRMWARE_ROOT = /^(?:\.\/)?((?:usr\/)?lib\/firmware\/)(nvidia\/.+)$/;
  *   "-rw-r--r-- root/root 9 2026-09-30 15:10 ./usr/lib/firmware/nvidia/tu102/acr/bl.bin",
  * ].join("\n");
  * const selected = selectFirmwareMembers(parseTarListing(listing));
- * console.assert(selected.map((m) => m.kind).join() === "file,gsp-link");
+ * assert(selected.map((m) => m.kind).join() === "file,gsp-link");
  * ```
  */
 export function selectFirmwareMembers(members: readonly TarMember[]): FirmwareMember[] {
@@ -559,9 +568,10 @@ const decoder = new TextDecoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runCommand } from "./fetch.ts";
  * const result = await runCommand(["tar", "--version"]);
- * console.assert(result.code === 0 && result.stdout.includes("tar"));
+ * assert(result.code === 0 && result.stdout.includes("tar"));
  * ```
  */
 export async function runCommand(argv: readonly string[], cwd?: string): Promise<CommandResult> {

@@ -27,8 +27,9 @@ export interface FirmwareSearchOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cacheDir } from "./firmware_dirs.ts";
- * console.assert(cacheDir((n) => n === "XDG_CACHE_HOME" ? "/c" : undefined) === "/c/falconry");
+ * assert(cacheDir((n) => n === "XDG_CACHE_HOME" ? "/c" : undefined) === "/c/falconry");
  * ```
  */
 export function cacheDir(env: (name: string) => string | undefined = envGet): string {
@@ -43,8 +44,9 @@ export function cacheDir(env: (name: string) => string | undefined = envGet): st
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cacheFirmwareDir } from "./firmware_dirs.ts";
- * console.assert(cacheFirmwareDir((n) => n === "HOME" ? "/home/u" : undefined) === "/home/u/.cache/falconry/firmware");
+ * assert(cacheFirmwareDir((n) => n === "HOME" ? "/home/u" : undefined) === "/home/u/.cache/falconry/firmware");
  * ```
  */
 export function cacheFirmwareDir(env: (name: string) => string | undefined = envGet): string {
@@ -56,9 +58,10 @@ export function cacheFirmwareDir(env: (name: string) => string | undefined = env
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { firmwareSearchDirs } from "./firmware_dirs.ts";
  * const dirs = firmwareSearchDirs({ dir: "/opt/fw", env: (n) => ({ FALCONRY_FIRMWARE_DIR: "/e", HOME: "/h" } as Record<string, string>)[n] });
- * console.assert(dirs.map((d) => d.dir).join() === "/opt/fw,/e,/h/.cache/falconry/firmware,/lib/firmware");
+ * assert(dirs.map((d) => d.dir).join() === "/opt/fw,/e,/h/.cache/falconry/firmware,/lib/firmware");
  * ```
  */
 export function firmwareSearchDirs(options: FirmwareSearchOptions = {}): FirmwareDir[] {

@@ -56,12 +56,13 @@ export interface FileSource extends ByteSource, Disposable {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fileSource } from "./gsp_image.ts";
  * const path = Deno.makeTempFileSync();
  * Deno.writeFileSync(path, new Uint8Array([1, 2, 3, 4]));
  * {
  *   using src = fileSource(path);
- *   console.assert(src.size === 4 && src.read(1, 2)[1] === 3);
+ *   assert(src.size === 4 && src.read(1, 2)[1] === 3);
  * }
  * Deno.removeSync(path);
  * ```
@@ -186,13 +187,14 @@ export interface LoadedGspImage {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadGspImage } from "./gsp_image.ts";
  * import { forgeGspImage } from "../firmware/forge/elf.ts";
  * const path = Deno.makeTempFileSync({ suffix: ".bin" });
  * Deno.writeFileSync(path, forgeGspImage({ imageSize: 5000 }));
  * const gsp = await loadGspImage(path, { signatureSection: ".fwsignature_ga10x" });
- * console.assert(gsp.imageSize === 5000 && gsp.imageBuffer.length === 8192);
- * console.assert(gsp.signature.length === 4096 && gsp.radix3.layout.imagePages === 2);
+ * assert(gsp.imageSize === 5000 && gsp.imageBuffer.length === 8192);
+ * assert(gsp.signature.length === 4096 && gsp.radix3.layout.imagePages === 2);
  * Deno.removeSync(path);
  * ```
  */

@@ -86,8 +86,9 @@ export interface LocatedFirmware {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveChip } from "./locate.ts";
- * console.assert(resolveChip("GA102").name === "ga102");
+ * assert(resolveChip("GA102").name === "ga102");
  * ```
  */
 export function resolveChip(chip: ChipInfo | string): ChipInfo {
@@ -106,9 +107,10 @@ export function resolveChip(chip: ChipInfo | string): ChipInfo {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { versionsForChip } from "./locate.ts";
- * console.assert(versionsForChip("tu102").join() === "570.144,535.113.01");
- * console.assert(versionsForChip("gh100").join() === "570.144");
+ * assert(versionsForChip("tu102").join() === "570.144,535.113.01");
+ * assert(versionsForChip("gh100").join() === "570.144");
  * ```
  */
 export function versionsForChip(chip: ChipInfo | string): string[] {
@@ -123,10 +125,11 @@ export function versionsForChip(chip: ChipInfo | string): string[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { locateFirmware } from "./locate.ts";
  * const empty = await Deno.makeTempDir();
  * const located = await locateFirmware({ chip: "tu102", dir: empty, env: () => undefined });
- * console.assert(located.files[0].searched[0].startsWith(empty));
+ * assert(located.files[0].searched[0].startsWith(empty));
  * ```
  */
 export async function locateFirmware(options: LocateOptions): Promise<LocatedFirmware> {
@@ -213,12 +216,13 @@ export interface RequiredFirmware extends LocatedFirmware {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requireFirmware } from "./locate.ts";
  * import { FirmwareNotFoundError } from "../errors.ts";
  * const empty = await Deno.makeTempDir();
  * const env = (n: string) => n === "XDG_CACHE_HOME" ? empty : undefined;
  * await requireFirmware({ chip: "gh100", dir: empty, env }).catch((e) => {
- *   console.assert(e instanceof FirmwareNotFoundError && e.missing.length >= 1);
+ *   assert(e instanceof FirmwareNotFoundError && e.missing.length >= 1);
  * });
  * ```
  */
@@ -251,12 +255,13 @@ export async function requireFirmware(options: RequireOptions): Promise<Required
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readFirmwareFile } from "./locate.ts";
  * import { FirmwareFormatError } from "../errors.ts";
  * const path = await Deno.makeTempFile();
  * await readFirmwareFile(path, () => {
  *   throw new FirmwareFormatError({ offset: 0, field: "binHeader.magic", reason: "too short" });
- * }).catch((e) => console.assert(e.file === path));
+ * }).catch((e) => assert(e.file === path));
  * ```
  */
 export async function readFirmwareFile(path: string): Promise<Uint8Array>;
@@ -265,9 +270,10 @@ export async function readFirmwareFile(path: string): Promise<Uint8Array>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readFirmwareFile } from "./locate.ts";
  * const path = await Deno.makeTempFile();
- * console.assert((await readFirmwareFile(path, (b) => b.length)) === 0);
+ * assert((await readFirmwareFile(path, (b) => b.length)) === 0);
  * ```
  */
 export async function readFirmwareFile<T>(

@@ -31,10 +31,11 @@ export type { FirmwareManifest, ManifestFile } from "./manifest_types.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FIRMWARE_MANIFEST } from "./manifest.ts";
  * const gsp = FIRMWARE_MANIFEST.files["nvidia/ga102/gsp/gsp-570.144.bin"];
- * console.assert(gsp.sha256.length === 64 && gsp.size > 0);
- * console.assert(FIRMWARE_MANIFEST.links["nvidia/tu104/gsp"] === "../tu102/gsp");
+ * assert(gsp.sha256.length === 64 && gsp.size > 0);
+ * assert(FIRMWARE_MANIFEST.links["nvidia/tu104/gsp"] === "../tu102/gsp");
  * ```
  */
 export const FIRMWARE_MANIFEST: FirmwareManifest = {

@@ -6,6 +6,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { FirmwareManifest } from "./manifest_types.ts";
  * const empty: FirmwareManifest = {
  *   package: "firmware-nvidia-graphics",
@@ -15,7 +16,7 @@
  *   files: {},
  *   links: {},
  * };
- * console.assert(Object.keys(empty.files).length === 0);
+ * assert(Object.keys(empty.files).length === 0);
  * ```
  *
  * @module

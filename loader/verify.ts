@@ -36,10 +36,11 @@ const MAX_LINK_HOPS = 40;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sha256File } from "./verify.ts";
  * const path = await Deno.makeTempFile();
  * await Deno.writeTextFile(path, "abc");
- * console.assert((await sha256File(path)).startsWith("ba7816bf"));
+ * assert((await sha256File(path)).startsWith("ba7816bf"));
  * ```
  */
 export async function sha256File(path: string): Promise<string> {
@@ -61,12 +62,13 @@ export async function sha256File(path: string): Promise<string> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveManifestPath } from "./verify.ts";
- * console.assert(
+ * assert(
  *   resolveManifestPath("nvidia/tu104/gsp/bootloader-570.144.bin") ===
  *     "nvidia/tu102/gsp/bootloader-535.113.01.bin",
  * );
- * console.assert(resolveManifestPath("nvidia/nv50/gsp/gsp.bin") === undefined);
+ * assert(resolveManifestPath("nvidia/nv50/gsp/gsp.bin") === undefined);
  * ```
  */
 export function resolveManifestPath(
@@ -128,10 +130,11 @@ export interface CheckFileOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkFirmwareFile } from "./verify.ts";
  * const path = await Deno.makeTempFile();
  * const result = await checkFirmwareFile(path, "nvidia/tu102/gsp/gsp-570.144.bin");
- * console.assert(result.status === "mismatch" && result.size === 0);
+ * assert(result.status === "mismatch" && result.size === 0);
  * ```
  */
 export async function checkFirmwareFile(
@@ -167,11 +170,12 @@ async function cachedHash(path: string, cache: HashCache | undefined): Promise<s
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { verifyFirmwareFile } from "./verify.ts";
  * import { FirmwareChecksumError } from "../errors.ts";
  * const path = await Deno.makeTempFile();
  * await verifyFirmwareFile(path, "nvidia/tu102/gsp/gsp-570.144.bin").catch((e) =>
- *   console.assert(e instanceof FirmwareChecksumError)
+ *   assert(e instanceof FirmwareChecksumError)
  * );
  * ```
  */
@@ -220,9 +224,10 @@ export interface TreeCheck {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkFirmwareTree } from "./verify.ts";
  * const report = await checkFirmwareTree(await Deno.makeTempDir());
- * console.assert(!report.ok && report.files.every((f) => f.status === "missing"));
+ * assert(!report.ok && report.files.every((f) => f.status === "missing"));
  * ```
  */
 export async function checkFirmwareTree(
@@ -288,10 +293,11 @@ async function lstatOrUndefined(path: string): Promise<Deno.FileInfo | undefined
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { assertFirmwareTree } from "./verify.ts";
  * import { FirmwareNotFoundError } from "../errors.ts";
  * const empty = await Deno.makeTempDir();
- * await assertFirmwareTree(empty).catch((e) => console.assert(e instanceof FirmwareNotFoundError));
+ * await assertFirmwareTree(empty).catch((e) => assert(e instanceof FirmwareNotFoundError));
  * ```
  */
 export async function assertFirmwareTree(
@@ -345,14 +351,15 @@ export interface ScannedTree {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { scanFirmwareTree } from "./verify.ts";
  * const root = await Deno.makeTempDir();
  * await Deno.mkdir(`${root}/nvidia/tu102/gsp`, { recursive: true });
  * await Deno.writeTextFile(`${root}/nvidia/tu102/gsp/a.bin`, "abc");
  * await Deno.symlink("tu102", `${root}/nvidia/tu104`);
  * const tree = await scanFirmwareTree(root);
- * console.assert(tree.files["nvidia/tu102/gsp/a.bin"].size === 3);
- * console.assert(tree.links["nvidia/tu104"] === "tu102");
+ * assert(tree.files["nvidia/tu102/gsp/a.bin"].size === 3);
+ * assert(tree.links["nvidia/tu104"] === "tu102");
  * ```
  */
 export async function scanFirmwareTree(root: string): Promise<ScannedTree> {
@@ -385,9 +392,10 @@ function sortKeys<T>(record: Record<string, T>): Record<string, T> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderManifestModule } from "./verify.ts";
  * import { FIRMWARE_MANIFEST } from "./manifest.ts";
- * console.assert(renderManifestModule(FIRMWARE_MANIFEST).includes('version: "20260916-1"'));
+ * assert(renderManifestModule(FIRMWARE_MANIFEST).includes('version: "20260916-1"'));
  * ```
  */
 export function renderManifestModule(manifest: FirmwareManifest): string {
@@ -404,10 +412,11 @@ export function renderManifestModule(manifest: FirmwareManifest): string {
  *
  * @example
  * \`\`\`ts
+ * import assert from "node:assert/strict";
  * import { FIRMWARE_MANIFEST } from "./manifest.ts";
  * const gsp = FIRMWARE_MANIFEST.files["nvidia/ga102/gsp/gsp-570.144.bin"];
- * console.assert(gsp.sha256.length === 64 && gsp.size > 0);
- * console.assert(FIRMWARE_MANIFEST.links["nvidia/tu104/gsp"] === "../tu102/gsp");
+ * assert(gsp.sha256.length === 64 && gsp.size > 0);
+ * assert(FIRMWARE_MANIFEST.links["nvidia/tu104/gsp"] === "../tu102/gsp");
  * \`\`\`
  */
 export const FIRMWARE_MANIFEST: FirmwareManifest = {

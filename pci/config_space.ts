@@ -5,6 +5,7 @@
  *
  * @example Config space over a plain file
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FileConfigSpace } from "./config_space.ts";
  * import { O_RDWR, openFile } from "./libc.ts";
  * const path = Deno.makeTempFileSync();
@@ -12,7 +13,7 @@
  * using file = openFile(path, O_RDWR);
  * const config = new FileConfigSpace(file.fd, { size: 256, bdf: "0000:01:00.0", path });
  * config.write16(0x04, 0x0006);
- * console.assert(config.read32(0x04) === 0x0006);
+ * assert(config.read32(0x04) === 0x0006);
  * ```
  *
  * @module
@@ -42,13 +43,14 @@ export interface FileConfigSpaceOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FileConfigSpace } from "./config_space.ts";
  * import { O_RDONLY, openFile } from "./libc.ts";
  * const path = Deno.makeTempFileSync();
  * Deno.writeFileSync(path, new Uint8Array([0xde, 0x10, 0x07, 0x1e]));
  * using file = openFile(path, O_RDONLY);
  * using config = new FileConfigSpace(file.fd, { size: 4, bdf: "0000:01:00.0", path, readOnly: true });
- * console.assert(config.read16(0) === 0x10de && config.read16(2) === 0x1e07);
+ * assert(config.read16(0) === 0x10de && config.read16(2) === 0x1e07);
  * ```
  */
 export class FileConfigSpace implements ConfigSpace, Disposable {
@@ -86,10 +88,11 @@ export class FileConfigSpace implements ConfigSpace, Disposable {
    * @returns The value.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FileConfigSpace } from "./config_space.ts";
    * import { O_RDONLY, openFile } from "./libc.ts";
    * using f = openFile("/dev/zero", O_RDONLY);
-   * console.assert(new FileConfigSpace(f.fd, { size: 256, bdf: "x", path: "/dev/zero" }).read8(8) === 0);
+   * assert(new FileConfigSpace(f.fd, { size: 256, bdf: "x", path: "/dev/zero" }).read8(8) === 0);
    * ```
    */
   read8(offset: number): number {
@@ -102,10 +105,11 @@ export class FileConfigSpace implements ConfigSpace, Disposable {
    * @returns The value.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FileConfigSpace } from "./config_space.ts";
    * import { O_RDONLY, openFile } from "./libc.ts";
    * using f = openFile("/dev/zero", O_RDONLY);
-   * console.assert(new FileConfigSpace(f.fd, { size: 256, bdf: "x", path: "/dev/zero" }).read16(2) === 0);
+   * assert(new FileConfigSpace(f.fd, { size: 256, bdf: "x", path: "/dev/zero" }).read16(2) === 0);
    * ```
    */
   read16(offset: number): number {
@@ -118,10 +122,11 @@ export class FileConfigSpace implements ConfigSpace, Disposable {
    * @returns The value.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FileConfigSpace } from "./config_space.ts";
    * import { O_RDONLY, openFile } from "./libc.ts";
    * using f = openFile("/dev/zero", O_RDONLY);
-   * console.assert(new FileConfigSpace(f.fd, { size: 256, bdf: "x", path: "/dev/zero" }).read32(4) === 0);
+   * assert(new FileConfigSpace(f.fd, { size: 256, bdf: "x", path: "/dev/zero" }).read32(4) === 0);
    * ```
    */
   read32(offset: number): number {

@@ -7,6 +7,7 @@
  *
  * @example A device-shaped object in a test
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Device } from "./device.ts";
  * import { MappedMmio } from "./mmio.ts";
  *
@@ -14,7 +15,7 @@
  *   return device.bar0.read32(0x0);
  * }
  * const bar0 = new MappedMmio(new Uint32Array([0x16200a1]).buffer);
- * console.assert(boot0({ bar0 }) === 0x16200a1);
+ * assert(boot0({ bar0 }) === 0x16200a1);
  * ```
  *
  * @module

@@ -8,9 +8,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { errnoName, errnoNumber } from "./errno.ts";
- * console.assert(errnoName(2) === "ENOENT");
- * console.assert(errnoNumber("EBUSY") === 16);
+ * assert(errnoName(2) === "ENOENT");
+ * assert(errnoNumber("EBUSY") === 16);
  * ```
  *
  * @module
@@ -173,9 +174,10 @@ export const ERRNO_MAX: number = NAMES.length - 1;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { errnoName } from "./errno.ts";
- * console.assert(errnoName(13) === "EACCES");
- * console.assert(errnoName(9999) === "E9999");
+ * assert(errnoName(13) === "EACCES");
+ * assert(errnoName(9999) === "E9999");
  * ```
  */
 export function errnoName(errno: number): string {
@@ -190,8 +192,9 @@ export function errnoName(errno: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { errnoNumber } from "./errno.ts";
- * console.assert(errnoNumber("EWOULDBLOCK") === errnoNumber("EAGAIN"));
+ * assert(errnoNumber("EWOULDBLOCK") === errnoNumber("EAGAIN"));
  * ```
  */
 export function errnoNumber(name: string): number | undefined {

@@ -14,13 +14,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { IovaAllocator } from "./iova.ts";
  * const iova = new IovaAllocator();
  * const a = iova.alloc(4096);
  * const b = iova.alloc(8192, 0x10000);
- * console.assert(a === 0x1_0000_0000n && b % 0x10000n === 0n);
+ * assert(a === 0x1_0000_0000n && b % 0x10000n === 0n);
  * iova.free(a);
- * console.assert(iova.alloc(4096) === a);
+ * assert(iova.alloc(4096) === a);
  * ```
  *
  * @module
@@ -66,10 +67,11 @@ function alignUp(value: bigint, align: bigint): bigint {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { intersectRanges } from "./iova.ts";
  * const r = intersectRanges([{ start: 0n, end: 0xfee00000n }, { start: 0xfef00000n, end: 1n << 48n }],
  *   [{ start: 1n << 32n, end: 1n << 40n }]);
- * console.assert(r.length === 1 && r[0].start === 1n << 32n);
+ * assert(r.length === 1 && r[0].start === 1n << 32n);
  * ```
  */
 export function intersectRanges(
@@ -92,10 +94,11 @@ export function intersectRanges(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { IovaAllocator } from "./iova.ts";
  * const iova = new IovaAllocator({ ranges: [{ start: 0x10000n, end: 0x20000n }] });
- * console.assert(iova.alloc(1) === 0x10000n);   // rounded up to one page
- * console.assert(iova.alloc(4096) === 0x11000n);
+ * assert(iova.alloc(1) === 0x10000n);   // rounded up to one page
+ * assert(iova.alloc(4096) === 0x11000n);
  * ```
  */
 export class IovaAllocator {
@@ -135,9 +138,10 @@ export class IovaAllocator {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { IovaAllocator } from "./iova.ts";
    * const iova = new IovaAllocator();
-   * console.assert(iova.alloc(2 << 20, 2 << 20) % (2n << 20n) === 0n);
+   * assert(iova.alloc(2 << 20, 2 << 20) % (2n << 20n) === 0n);
    * ```
    */
   alloc(size: number | bigint, align: number | bigint = this.pageSize): bigint {
@@ -173,9 +177,10 @@ export class IovaAllocator {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { IovaAllocator } from "./iova.ts";
    * const iova = new IovaAllocator();
-   * console.assert(iova.free(iova.alloc(100)) === 4096n);
+   * assert(iova.free(iova.alloc(100)) === 4096n);
    * ```
    */
   free(iova: bigint): bigint {

@@ -15,13 +15,14 @@
  *
  * @example Open, read and close a file
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as libc from "./libc.ts";
  * const path = Deno.makeTempFileSync();
  * Deno.writeTextFileSync(path, "hello");
  * using file = libc.openFile(path, libc.O_RDONLY);
  * const buf = new Uint8Array(5);
- * console.assert(libc.pread(file.fd, buf, 0, path) === 5);
- * console.assert(new TextDecoder().decode(buf) === "hello");
+ * assert(libc.pread(file.fd, buf, 0, path) === 5);
+ * assert(new TextDecoder().decode(buf) === "hello");
  * ```
  *
  * @module
@@ -140,8 +141,9 @@ function libc(): Symbols {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { errno } from "./libc.ts";
- * console.assert(Number.isInteger(errno()));
+ * assert(Number.isInteger(errno()));
  * ```
  */
 export function errno(): number {
@@ -156,8 +158,9 @@ export function errno(): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pageSize } from "./libc.ts";
- * console.assert(pageSize() >= 4096 && (pageSize() & (pageSize() - 1)) === 0);
+ * assert(pageSize() >= 4096 && (pageSize() & (pageSize() - 1)) === 0);
  * ```
  */
 export function pageSize(): number {
@@ -297,10 +300,11 @@ export type IoctlFunction = (
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { close, ioctl, open, O_RDONLY } from "./libc.ts";
  * const fd = open("/dev/null", O_RDONLY);
  * try { ioctl(fd, 0x3b64, 0, "VFIO_GET_API_VERSION", { path: "/dev/null" }); } catch (e) {
- *   console.assert((e as Error).message.includes("ENOTTY"));
+ *   assert((e as Error).message.includes("ENOTTY"));
  * } finally { close(fd); }
  * ```
  */
@@ -331,9 +335,10 @@ export function ioctl(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { close, open, O_RDONLY, pread } from "./libc.ts";
  * const fd = open("/dev/zero", O_RDONLY);
- * console.assert(pread(fd, new Uint8Array(8), 0) === 8);
+ * assert(pread(fd, new Uint8Array(8), 0) === 8);
  * close(fd);
  * ```
  */
@@ -357,9 +362,10 @@ export function pread(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { close, open, O_WRONLY, pwrite } from "./libc.ts";
  * const fd = open("/dev/null", O_WRONLY);
- * console.assert(pwrite(fd, new Uint8Array(3), 0) === 3);
+ * assert(pwrite(fd, new Uint8Array(3), 0) === 3);
  * close(fd);
  * ```
  */
@@ -426,12 +432,13 @@ export function flock(fd: number, operation: number, context?: CallContext): voi
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { close, ftruncate, open, O_RDWR } from "./libc.ts";
  * const path = Deno.makeTempFileSync();
  * const fd = open(path, O_RDWR);
  * ftruncate(fd, 4096);
  * close(fd);
- * console.assert(Deno.statSync(path).size === 4096);
+ * assert(Deno.statSync(path).size === 4096);
  * ```
  */
 export function ftruncate(fd: number, length: number, path?: string): void {
@@ -500,10 +507,11 @@ export function madvise(pointer: Deno.PointerObject, length: number, advice: num
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { O_RDONLY, openFile } from "./libc.ts";
  * {
  *   using file = openFile("/dev/null", O_RDONLY);
- *   console.assert(file.fd >= 0);
+ *   assert(file.fd >= 0);
  * } // closed here
  * ```
  */
@@ -545,9 +553,10 @@ export class FileDescriptor implements Disposable {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { O_RDONLY, openFile } from "./libc.ts";
  * using file = openFile("/dev/null", O_RDONLY);
- * console.assert(file.path === "/dev/null");
+ * assert(file.path === "/dev/null");
  * ```
  */
 export function openFile(

@@ -8,11 +8,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lockDevice } from "./lock.ts";
  * const dir = Deno.makeTempDirSync();
  * {
  *   using lock = lockDevice("0000:01:00.0", { dir });
- *   console.assert(Deno.readTextFileSync(lock.path).trim() === String(Deno.pid));
+ *   assert(Deno.readTextFileSync(lock.path).trim() === String(Deno.pid));
  * } // released here
  * ```
  *
@@ -54,9 +55,10 @@ function candidateDirs(options: DeviceLockOptions): string[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lockDevice } from "./lock.ts";
  * using lock = lockDevice("01:00.0", { dir: Deno.makeTempDirSync() });
- * console.assert(lock.bdf === "0000:01:00.0" && lock.path.endsWith("falconry-0000:01:00.0.lock"));
+ * assert(lock.bdf === "0000:01:00.0" && lock.path.endsWith("falconry-0000:01:00.0.lock"));
  * ```
  */
 export class DeviceLock implements Disposable {
@@ -81,9 +83,10 @@ export class DeviceLock implements Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { DeviceLock } from "./lock.ts";
    * using lock = DeviceLock.acquire("0000:02:00.0", { dir: Deno.makeTempDirSync() });
-   * console.assert(lock.bdf === "0000:02:00.0");
+   * assert(lock.bdf === "0000:02:00.0");
    * ```
    */
   static acquire(bdf: string, options: DeviceLockOptions = {}): DeviceLock {
@@ -145,11 +148,12 @@ export class DeviceLock implements Disposable {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lockDevice } from "./lock.ts";
  * const dir = Deno.makeTempDirSync();
  * using first = lockDevice("0000:01:00.0", { dir });
  * try { lockDevice("0000:01:00.0", { dir }); } catch (e) {
- *   console.assert((e as Error).message.includes(`busy (held by pid ${Deno.pid})`));
+ *   assert((e as Error).message.includes(`busy (held by pid ${Deno.pid})`));
  * }
  * ```
  */

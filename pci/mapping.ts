@@ -10,12 +10,13 @@
  *
  * @example Map a file and read it through a view
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mapFile } from "./mapping.ts";
  * const path = Deno.makeTempFileSync();
  * Deno.writeFileSync(path, new Uint8Array(4096).fill(7));
  * {
  *   using mapping = mapFile(path, { readOnly: true });
- *   console.assert(new Uint8Array(mapping.buffer)[100] === 7);
+ *   assert(new Uint8Array(mapping.buffer)[100] === 7);
  * }
  * ```
  *
@@ -59,10 +60,11 @@ export interface MapOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Mapping } from "./mapping.ts";
  * using memory = Mapping.anonymous(8192);
  * new Uint8Array(memory.buffer)[0] = 1;
- * console.assert(memory.length === 8192 && memory.address !== 0n);
+ * assert(memory.length === 8192 && memory.address !== 0n);
  * ```
  */
 export class Mapping implements Disposable {
@@ -127,9 +129,10 @@ export class Mapping implements Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Mapping } from "./mapping.ts";
    * using memory = Mapping.anonymous(2 * 1024 * 1024);
-   * console.assert(typeof memory.hugePages === "boolean");
+   * assert(typeof memory.hugePages === "boolean");
    * ```
    */
   static anonymous(length: number, options: { hugePages?: boolean } = {}): Mapping {

@@ -14,11 +14,12 @@
  *
  * @example Registers over any ArrayBuffer
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MappedMmio } from "./mmio.ts";
  * using bar0 = new MappedMmio(new ArrayBuffer(0x1000), { name: "test BAR0" });
  * bar0.write32(0x10, 0xdeadbeef);
- * console.assert(bar0.read32(0x10) === 0xdeadbeef);
- * console.assert(await bar0.poll(0x10, (v) => v !== 0, { timeoutMs: 10 }) === 0xdeadbeef);
+ * assert(bar0.read32(0x10) === 0xdeadbeef);
+ * assert(await bar0.poll(0x10, (v) => v !== 0, { timeoutMs: 10 }) === 0xdeadbeef);
  * ```
  *
  * @module
@@ -114,10 +115,11 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pollValue } from "./mmio.ts";
  * let n = 0;
  * const v = await pollValue(() => ++n, (x) => x >= 3, { intervalMs: 0, name: "counter" });
- * console.assert(v === 3);
+ * assert(v === 3);
  * ```
  */
 export async function pollValue(
@@ -172,10 +174,11 @@ export interface MappedMmioOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MappedMmio } from "./mmio.ts";
  * const ro = new MappedMmio(new ArrayBuffer(16), { readOnly: true, bdf: "0000:01:00.0" });
- * try { ro.write32(0, 1); } catch (e) { console.assert((e as Error).message.includes("read-only")); }
- * try { ro.read32(2); } catch (e) { console.assert(e instanceof RangeError); }
+ * try { ro.write32(0, 1); } catch (e) { assert((e as Error).message.includes("read-only")); }
+ * try { ro.read32(2); } catch (e) { assert(e instanceof RangeError); }
  * ```
  */
 export class MappedMmio implements Mmio, Disposable {
@@ -224,9 +227,10 @@ export class MappedMmio implements Mmio, Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MappedMmio } from "./mmio.ts";
    * const m = new MappedMmio(new Uint32Array([1, 2, 3, 4]).buffer);
-   * console.assert(m.read32(8) === 3);
+   * assert(m.read32(8) === 3);
    * ```
    */
   read32(offset: number): number {
@@ -247,10 +251,11 @@ export class MappedMmio implements Mmio, Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MappedMmio } from "./mmio.ts";
    * const m = new MappedMmio(new ArrayBuffer(8));
    * m.write32(4, -1);
-   * console.assert(m.read32(4) === 0xffffffff);
+   * assert(m.read32(4) === 0xffffffff);
    * ```
    */
   write32(offset: number, value: number): void {
@@ -274,11 +279,12 @@ export class MappedMmio implements Mmio, Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MappedMmio } from "./mmio.ts";
    * import { HardwareTimeoutError } from "../errors.ts";
    * const m = new MappedMmio(new ArrayBuffer(8));
    * try { await m.poll(0, (v) => v === 1, { timeoutMs: 5 }); } catch (e) {
-   *   console.assert(e instanceof HardwareTimeoutError && e.lastValue === 0);
+   *   assert(e instanceof HardwareTimeoutError && e.lastValue === 0);
    * }
    * ```
    */

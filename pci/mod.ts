@@ -39,12 +39,13 @@
  *
  * @example Registers over plain memory, as a simulator or a test would
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MappedMmio } from "./mod.ts";
  *
  * using bar0 = new MappedMmio(new ArrayBuffer(0x1000), { name: "fake BAR0" });
  * bar0.write32(0x100, 0x1);
  * const value = await bar0.poll(0x100, (v) => (v & 1) === 1, { timeoutMs: 100 });
- * console.assert(value === 1);
+ * assert(value === 1);
  * ```
  *
  * @module

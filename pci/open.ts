@@ -56,6 +56,7 @@ export interface OpenDeviceOptions {
  *
  * @example A refusal on a stand-in sysfs tree
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openDevice } from "./open.ts";
  * const root = Deno.makeTempDirSync();
  * const dir = `${root}/bus/pci/devices/0000:01:00.0`;
@@ -65,7 +66,7 @@ export interface OpenDeviceOptions {
  *   Deno.writeTextFileSync(`${dir}/${name}`, `${value}\n`);
  * }
  * try { await openDevice("01:00.0", { readOnly: true, sysfsRoot: root }); } catch (e) {
- *   console.assert((e as Error).message.includes("not an NVIDIA device"));
+ *   assert((e as Error).message.includes("not an NVIDIA device"));
  * }
  * ```
  */

@@ -5,6 +5,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkDeviceAccess } from "./safety.ts";
  * const gpu = {
  *   bdf: "0000:01:00.0", vendor: 0x10de, device: 0x1e07, subsystemVendor: 0x10de,
@@ -13,7 +14,7 @@
  * };
  * checkDeviceAccess(gpu, { readOnly: true, backend: "sysfs" }); // reading is allowed
  * try { checkDeviceAccess(gpu, { readOnly: false, backend: "sysfs" }); } catch (e) {
- *   console.assert((e as Error).message.includes("echo 10de 1e07 > /sys/bus/pci/drivers/vfio-pci/new_id"));
+ *   assert((e as Error).message.includes("echo 10de 1e07 > /sys/bus/pci/drivers/vfio-pci/new_id"));
  * }
  * ```
  *
@@ -60,9 +61,10 @@ function hex4(n: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { vfioBindCommands } from "./safety.ts";
  * const lines = vfioBindCommands({ bdf: "0000:01:00.0", vendor: 0x10de, device: 0x1e07, driver: "nvidia" });
- * console.assert(lines[1] === "echo 0000:01:00.0 > /sys/bus/pci/devices/0000:01:00.0/driver/unbind");
+ * assert(lines[1] === "echo 0000:01:00.0 > /sys/bus/pci/devices/0000:01:00.0/driver/unbind");
  * ```
  */
 export function vfioBindCommands(
@@ -93,11 +95,12 @@ function bindAdvice(info: Pick<DeviceInfo, "bdf" | "vendor" | "device" | "driver
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkDeviceAccess } from "./safety.ts";
  * const nic = { bdf: "0000:03:00.0", vendor: 0x8086, device: 0x15f3, subsystemVendor: 0, subsystemDevice: 0,
  *   revision: 3, class: 0x020000, driver: "igc", iommuGroup: 15, numaNode: 0 };
  * try { checkDeviceAccess(nic, { readOnly: true, backend: "sysfs" }); } catch (e) {
- *   console.assert((e as Error).message.includes("not an NVIDIA"));
+ *   assert((e as Error).message.includes("not an NVIDIA"));
  * }
  * ```
  */
@@ -165,10 +168,11 @@ export interface GroupMember {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { groupNotViableError } from "./safety.ts";
  * const e = groupNotViableError({ bdf: "0000:01:00.0", iommuGroup: 12 },
  *   [{ bdf: "0000:01:00.1", vendor: 0x10de, device: 0x10f7, driver: "snd_hda_intel" }]);
- * console.assert(e.message.includes("IOMMU group 12 also holds 0000:01:00.1 (snd_hda_intel); bind it to vfio-pci too"));
+ * assert(e.message.includes("IOMMU group 12 also holds 0000:01:00.1 (snd_hda_intel); bind it to vfio-pci too"));
  * ```
  */
 export function groupNotViableError(

@@ -88,9 +88,10 @@ const HEX = /^0x[0-9a-f]+$/i;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { normalizeBdf } from "./sysfs.ts";
- * console.assert(normalizeBdf("01:00.0") === "0000:01:00.0");
- * console.assert(normalizeBdf("0000:0A:00.1") === "0000:0a:00.1");
+ * assert(normalizeBdf("01:00.0") === "0000:01:00.0");
+ * assert(normalizeBdf("0000:0A:00.1") === "0000:0a:00.1");
  * ```
  */
 export function normalizeBdf(bdf: string): string {
@@ -113,9 +114,10 @@ export function normalizeBdf(bdf: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isNvidiaGpu } from "./sysfs.ts";
- * console.assert(isNvidiaGpu({ vendor: 0x10de, class: 0x030200 }));
- * console.assert(!isNvidiaGpu({ vendor: 0x10de, class: 0x040300 }));
+ * assert(isNvidiaGpu({ vendor: 0x10de, class: 0x030200 }));
+ * assert(!isNvidiaGpu({ vendor: 0x10de, class: 0x040300 }));
  * ```
  */
 export function isNvidiaGpu(info: Pick<DeviceInfo, "vendor" | "class">): boolean {
@@ -133,9 +135,10 @@ export function isNvidiaGpu(info: Pick<DeviceInfo, "vendor" | "class">): boolean
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseResourceTable } from "./sysfs.ts";
  * const [bar0] = parseResourceTable("0x00000000f6000000 0x00000000f6ffffff 0x0000000000040200\n");
- * console.assert(bar0.size === 0x1000000n && bar0.kind === "mem" && !bar0.prefetchable);
+ * assert(bar0.size === 0x1000000n && bar0.kind === "mem" && !bar0.prefetchable);
  * ```
  */
 export function parseResourceTable(text: string, bdf = "?"): PciResource[] {
@@ -230,9 +233,10 @@ async function hexAttribute(dir: string, bdf: string, name: string): Promise<num
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readPciDevice } from "./sysfs.ts";
  * try { await readPciDevice("0000:ff:1f.7"); } catch (e) {
- *   console.assert((e as Error).message.includes("not found"));
+ *   assert((e as Error).message.includes("not found"));
  * }
  * ```
  */
@@ -299,9 +303,10 @@ async function readDevice(address: string, root: string): Promise<SysfsPciDevice
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { listPciDevices } from "./sysfs.ts";
  * const all = await listPciDevices();
- * console.assert(all.every((d) => /^[0-9a-f]{4}:/.test(d.bdf)));
+ * assert(all.every((d) => /^[0-9a-f]{4}:/.test(d.bdf)));
  * ```
  */
 export function listPciDevices(root: string = DEFAULT_SYSFS_ROOT): Promise<SysfsPciDevice[]> {
@@ -328,9 +333,10 @@ export function listPciDevices(root: string = DEFAULT_SYSFS_ROOT): Promise<Sysfs
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { listNvidiaGpus } from "./sysfs.ts";
  * const gpus = await listNvidiaGpus();
- * console.assert(gpus.every((g) => g.vendor === 0x10de));
+ * assert(gpus.every((g) => g.vendor === 0x10de));
  * ```
  */
 export async function listNvidiaGpus(root: string = DEFAULT_SYSFS_ROOT): Promise<SysfsPciDevice[]> {
@@ -346,8 +352,9 @@ export async function listNvidiaGpus(root: string = DEFAULT_SYSFS_ROOT): Promise
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { iommuGroupMembers } from "./sysfs.ts";
- * console.assert(Array.isArray(await iommuGroupMembers(99999)));
+ * assert(Array.isArray(await iommuGroupMembers(99999)));
  * ```
  */
 export function iommuGroupMembers(

@@ -12,6 +12,7 @@
  *
  * @example On a stand-in tree (a temp file as `resource0`)
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openSysfsDevice } from "./sysfs_device.ts";
  * const root = Deno.makeTempDirSync();
  * const dir = `${root}/bus/pci/devices/0000:01:00.0`;
@@ -22,7 +23,7 @@
  *   subsystemDevice: 0, revision: 0xa1, class: 0x030000, driver: null, iommuGroup: null,
  *   numaNode: null, path: dir, resources: [] };
  * await using gpu = openSysfsDevice(info, { readOnly: true, lockDir: root });
- * console.assert(gpu.bar0.read32(0) === 0);
+ * assert(gpu.bar0.read32(0) === 0);
  * ```
  *
  * @module
@@ -65,8 +66,9 @@ const ROOT_HINTS = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openSysfsDevice } from "./sysfs_device.ts";
- * console.assert(typeof openSysfsDevice === "function");
+ * assert(typeof openSysfsDevice === "function");
  * ```
  */
 export function openSysfsDevice(info: SysfsPciDevice, options: SysfsDeviceOptions): Device {

@@ -11,11 +11,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeRegionInfo, encodeRegionInfo, VFIO_IOCTL, VFIO_PCI_REGION } from "./vfio_abi.ts";
- * console.assert(VFIO_IOCTL.VFIO_DEVICE_GET_REGION_INFO === 0x3b6c);
+ * assert(VFIO_IOCTL.VFIO_DEVICE_GET_REGION_INFO === 0x3b6c);
  * const request = encodeRegionInfo(VFIO_PCI_REGION.BAR0);
  * // the kernel fills in flags, size and offset; decode what it wrote back
- * console.assert(decodeRegionInfo(request).index === 0);
+ * assert(decodeRegionInfo(request).index === 0);
  * ```
  *
  * @module
@@ -38,8 +39,9 @@ export const VFIO_API_VERSION = 0;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { vfioIo } from "./vfio_abi.ts";
- * console.assert(vfioIo(0) === 0x3b64);
+ * assert(vfioIo(0) === 0x3b64);
  * ```
  */
 export function vfioIo(n: number): number {
@@ -276,8 +278,9 @@ function need(bytes: Uint8Array, size: number, what: string): DataView {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeCString } from "./vfio_abi.ts";
- * console.assert(encodeCString("0000:01:00.0").at(-1) === 0);
+ * assert(encodeCString("0000:01:00.0").at(-1) === 0);
  * ```
  */
 export function encodeCString(text: string): Uint8Array<ArrayBuffer> {
@@ -292,8 +295,9 @@ export function encodeCString(text: string): Uint8Array<ArrayBuffer> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeInt32 } from "./vfio_abi.ts";
- * console.assert(encodeInt32(5)[0] === 5);
+ * assert(encodeInt32(5)[0] === 5);
  * ```
  */
 export function encodeInt32(value: number): Uint8Array<ArrayBuffer> {
@@ -319,8 +323,9 @@ export interface GroupStatus {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeGroupStatus } from "./vfio_abi.ts";
- * console.assert(encodeGroupStatus()[0] === 8);
+ * assert(encodeGroupStatus()[0] === 8);
  * ```
  */
 export function encodeGroupStatus(): Uint8Array<ArrayBuffer> {
@@ -335,8 +340,9 @@ export function encodeGroupStatus(): Uint8Array<ArrayBuffer> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeGroupStatus } from "./vfio_abi.ts";
- * console.assert(decodeGroupStatus(new Uint8Array([8, 0, 0, 0, 3, 0, 0, 0])).viable);
+ * assert(decodeGroupStatus(new Uint8Array([8, 0, 0, 0, 3, 0, 0, 0])).viable);
  * ```
  */
 export function decodeGroupStatus(bytes: Uint8Array): GroupStatus {
@@ -370,8 +376,9 @@ export interface DeviceInfoResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeDeviceInfo } from "./vfio_abi.ts";
- * console.assert(encodeDeviceInfo().length === 24);
+ * assert(encodeDeviceInfo().length === 24);
  * ```
  */
 export function encodeDeviceInfo(): Uint8Array<ArrayBuffer> {
@@ -386,11 +393,12 @@ export function encodeDeviceInfo(): Uint8Array<ArrayBuffer> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeDeviceInfo, encodeDeviceInfo } from "./vfio_abi.ts";
  * const b = encodeDeviceInfo();
  * b[4] = 3; b[8] = 9; b[12] = 5;
  * const info = decodeDeviceInfo(b);
- * console.assert(info.numRegions === 9 && info.numIrqs === 5 && info.flags === 3);
+ * assert(info.numRegions === 9 && info.numIrqs === 5 && info.flags === 3);
  * ```
  */
 export function decodeDeviceInfo(bytes: Uint8Array): DeviceInfoResult {
@@ -427,10 +435,11 @@ export interface CapabilityEntry {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { capabilityChain } from "./vfio_abi.ts";
  * const b = new Uint8Array(48);
  * new DataView(b.buffer).setUint16(32, 3, true);   // MSIX_MAPPABLE, next = 0
- * console.assert(capabilityChain(b, 32, 32)[0].id === 3);
+ * assert(capabilityChain(b, 32, 32)[0].id === 3);
  * ```
  */
 export function capabilityChain(
@@ -500,9 +509,10 @@ export interface RegionInfo {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeRegionInfo } from "./vfio_abi.ts";
  * const b = encodeRegionInfo(7);
- * console.assert(b.length === 32 && b[0] === 32 && b[8] === 7);
+ * assert(b.length === 32 && b[0] === 32 && b[8] === 7);
  * ```
  */
 export function encodeRegionInfo(
@@ -522,12 +532,13 @@ export function encodeRegionInfo(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeRegionInfo, encodeRegionInfo } from "./vfio_abi.ts";
  * const b = encodeRegionInfo(0);
  * const v = new DataView(b.buffer);
  * v.setUint32(4, 7, true); v.setBigUint64(16, 0x1000000n, true);
  * const info = decodeRegionInfo(b);
- * console.assert(info.size === 0x1000000n && info.offset === 0n && info.flags === 7);
+ * assert(info.size === 0x1000000n && info.offset === 0n && info.flags === 7);
  * ```
  */
 export function decodeRegionInfo(bytes: Uint8Array): RegionInfo {
@@ -590,9 +601,10 @@ export interface DmaMapRequest {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeDmaMap, encodeDmaMap } from "./vfio_abi.ts";
  * const b = encodeDmaMap({ vaddr: 0x7f0000000000n, iova: 0x100000000n, size: 0x1000n });
- * console.assert(decodeDmaMap(b).iova === 0x100000000n && b[4] === 3);
+ * assert(decodeDmaMap(b).iova === 0x100000000n && b[4] === 3);
  * ```
  */
 export function encodeDmaMap(request: DmaMapRequest): Uint8Array<ArrayBuffer> {
@@ -614,8 +626,9 @@ export function encodeDmaMap(request: DmaMapRequest): Uint8Array<ArrayBuffer> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeDmaMap, encodeDmaMap } from "./vfio_abi.ts";
- * console.assert(decodeDmaMap(encodeDmaMap({ vaddr: 1n, iova: 2n, size: 3n })).size === 3n);
+ * assert(decodeDmaMap(encodeDmaMap({ vaddr: 1n, iova: 2n, size: 3n })).size === 3n);
  * ```
  */
 export function decodeDmaMap(bytes: Uint8Array): Required<DmaMapRequest> & { argsz: number } {
@@ -639,9 +652,10 @@ export function decodeDmaMap(bytes: Uint8Array): Required<DmaMapRequest> & { arg
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeDmaUnmap, encodeDmaUnmap } from "./vfio_abi.ts";
  * const b = encodeDmaUnmap(0x100000000n, 0x2000n);
- * console.assert(b.length === 24 && decodeDmaUnmap(b).size === 0x2000n);
+ * assert(b.length === 24 && decodeDmaUnmap(b).size === 0x2000n);
  * ```
  */
 export function encodeDmaUnmap(iova: bigint, size: bigint): Uint8Array<ArrayBuffer> {
@@ -660,8 +674,9 @@ export function encodeDmaUnmap(iova: bigint, size: bigint): Uint8Array<ArrayBuff
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeDmaUnmap, encodeDmaUnmap } from "./vfio_abi.ts";
- * console.assert(decodeDmaUnmap(encodeDmaUnmap(8n, 16n)).iova === 8n);
+ * assert(decodeDmaUnmap(encodeDmaUnmap(8n, 16n)).iova === 8n);
  * ```
  */
 export function decodeDmaUnmap(bytes: Uint8Array): { flags: number; iova: bigint; size: bigint } {
@@ -693,8 +708,9 @@ export interface IommuInfo {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeIommuInfo } from "./vfio_abi.ts";
- * console.assert(encodeIommuInfo(256).length === 256);
+ * assert(encodeIommuInfo(256).length === 256);
  * ```
  */
 export function encodeIommuInfo(argsz: number = IOMMU_INFO.size): Uint8Array<ArrayBuffer> {
@@ -710,11 +726,12 @@ export function encodeIommuInfo(argsz: number = IOMMU_INFO.size): Uint8Array<Arr
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeIommuInfo, encodeIommuInfo } from "./vfio_abi.ts";
  * const b = encodeIommuInfo();
  * new DataView(b.buffer).setUint32(4, 1, true);
  * new DataView(b.buffer).setBigUint64(8, 0x40201000n, true);
- * console.assert(decodeIommuInfo(b).iovaPageSizes === 0x40201000n);
+ * assert(decodeIommuInfo(b).iovaPageSizes === 0x40201000n);
  * ```
  */
 export function decodeIommuInfo(bytes: Uint8Array): IommuInfo {

@@ -21,13 +21,14 @@
  *
  * @example Errors say which step failed and why
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openVfioDevice } from "./vfio_device.ts";
  * const info = { bdf: "0000:01:00.0", vendor: 0x10de, device: 0x1e07, subsystemVendor: 0,
  *   subsystemDevice: 0, revision: 0xa1, class: 0x030000, driver: "vfio-pci", iommuGroup: 12,
  *   numaNode: null, path: "/nonexistent", resources: [] };
  * const devRoot = Deno.makeTempDirSync();
  * try { await openVfioDevice(info, { readOnly: false, devRoot, sysfsRoot: "/sys", lockDir: devRoot }); }
- * catch (e) { console.assert((e as Error).message.includes("ENOENT")); }
+ * catch (e) { assert((e as Error).message.includes("ENOENT")); }
  * ```
  *
  * @module
@@ -151,8 +152,9 @@ async function otherGroupMembers(info: SysfsPciDevice, root: string): Promise<Gr
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openVfioDevice } from "./vfio_device.ts";
- * console.assert(typeof openVfioDevice === "function");
+ * assert(typeof openVfioDevice === "function");
  * ```
  */
 export async function openVfioDevice(

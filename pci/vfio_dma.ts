@@ -10,6 +10,7 @@
  *
  * @example With a mapper that only records (no IOMMU needed)
  * ```ts
+ * import assert from "node:assert/strict";
  * import { IommuDmaAllocator, type DmaMapper } from "./vfio_dma.ts";
  * import { IovaAllocator } from "./iova.ts";
  * const maps: bigint[] = [];
@@ -17,7 +18,7 @@
  * using dma = new IommuDmaAllocator(mapper, new IovaAllocator(), { name: "test" });
  * using buffer = dma.alloc(100);
  * buffer.bytes[0] = 1;
- * console.assert(buffer.size === 4096 && maps[0] === buffer.iova);
+ * assert(buffer.size === 4096 && maps[0] === buffer.iova);
  * ```
  *
  * @module
@@ -68,9 +69,10 @@ const LOCKED_MEMORY_HINT =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { vfioDmaMapper } from "./vfio_dma.ts";
  * const mapper = vfioDmaMapper(-1, "/dev/vfio/vfio"); // calls fail with EBADF until given a real container
- * console.assert(typeof mapper.map === "function");
+ * assert(typeof mapper.map === "function");
  * ```
  */
 export function vfioDmaMapper(
@@ -152,13 +154,16 @@ class IommuDmaBuffer implements DmaBuffer {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { IommuDmaAllocator } from "./vfio_dma.ts";
  * import { IovaAllocator } from "./iova.ts";
  * const dma = new IommuDmaAllocator({ map() {}, unmap() {} }, new IovaAllocator(), { name: "t" });
  * const a = dma.alloc(8192, { align: 0x10000 });
- * console.assert(a.iova % 0x10000n === 0n && dma.live === 1);
+ * assert.equal(a.iova % 0x10000n, 0n);
+ * assert.equal(dma.live, 1);
  * dma[Symbol.dispose]();
- * console.assert(dma.live === 0 && a.bytes.length === 0);
+ * assert.equal(dma.live, 0);
+ * assert.equal(a.bytes.length, 0);
  * ```
  */
 export class IommuDmaAllocator implements DmaAllocator, Disposable {
@@ -195,11 +200,12 @@ export class IommuDmaAllocator implements DmaAllocator, Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { IommuDmaAllocator } from "./vfio_dma.ts";
    * import { IovaAllocator } from "./iova.ts";
    * using dma = new IommuDmaAllocator({ map() {}, unmap() {} }, new IovaAllocator(), { name: "t" });
    * using b = dma.alloc(1);
-   * console.assert(b.bytes.every((x) => x === 0));
+   * assert(b.bytes.every((x) => x === 0));
    * ```
    */
   alloc(size: number, options: DmaAllocOptions = {}): DmaBuffer {

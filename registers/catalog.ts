@@ -6,12 +6,13 @@
  *
  * @example Where is the GSP's CPUCTL on a GA102, and what is at 0x8f2c08 on a GH100?
  * ```ts
+ * import assert from "node:assert/strict";
  * import { addressOf, findByOffset } from "./catalog.ts";
  * import { FALCON } from "./falcon.ts";
  *
- * console.assert(addressOf(FALCON.NV_PFALCON_FALCON_CPUCTL, "ga102", { engine: "GSP" }) === 0x110100);
+ * assert(addressOf(FALCON.NV_PFALCON_FALCON_CPUCTL, "ga102", { engine: "GSP" }) === 0x110100);
  * const hits = findByOffset("gh100", 0x8f2c08);
- * console.assert(hits[0].instance.qualifiedName === "FSP.NV_PFSP_QUEUE_HEAD" && hits[0].index === 1);
+ * assert(hits[0].instance.qualifiedName === "FSP.NV_PFSP_QUEUE_HEAD" && hits[0].index === 1);
  * ```
  *
  * @module
@@ -46,8 +47,9 @@ import { THERM } from "./therm.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { REGISTERS } from "./catalog.ts";
- * console.assert(REGISTERS.every((r) => r.source.length > 0));
+ * assert(REGISTERS.every((r) => r.source.length > 0));
  * ```
  */
 export const REGISTERS: readonly RegisterDef[] = Object.freeze(
@@ -84,8 +86,9 @@ export interface RegisterHit {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chipInfoOf } from "./catalog.ts";
- * console.assert(chipInfoOf("GH100").family === "gh100");
+ * assert(chipInfoOf("GH100").family === "gh100");
  * ```
  */
 export function chipInfoOf(chip: string | ChipInfo): ChipInfo {
@@ -104,10 +107,11 @@ function familyOfChip(chip: string | ChipInfo): ChipFamily {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { registersForChip } from "./catalog.ts";
  * const tu102 = registersForChip("tu102");
- * console.assert(tu102.find((r) => r.name === "NV_PRISCV_RISCV_CPUCTL")?.offset === 0x268);
- * console.assert(!tu102.some((r) => r.block === "FSP"));
+ * assert(tu102.find((r) => r.name === "NV_PRISCV_RISCV_CPUCTL")?.offset === 0x268);
+ * assert(!tu102.some((r) => r.block === "FSP"));
  * ```
  */
 export function registersForChip(chip: string | ChipInfo): ResolvedRegister[] {
@@ -122,10 +126,11 @@ export function registersForChip(chip: string | ChipInfo): ResolvedRegister[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { instancesForChip } from "./catalog.ts";
  * const gh100 = instancesForChip("gh100");
  * const hwcfg2 = gh100.find((i) => i.qualifiedName === "FSP.NV_PFALCON_FALCON_HWCFG2");
- * console.assert(hwcfg2?.address === 0x8f00f4);
+ * assert(hwcfg2?.address === 0x8f00f4);
  * ```
  */
 export function instancesForChip(chip: string | ChipInfo): RegisterInstance[] {
@@ -168,11 +173,12 @@ export interface AddressOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { addressOf } from "./catalog.ts";
  * import { FSP } from "./fsp.ts";
  * import { THERM } from "./therm.ts";
- * console.assert(addressOf(FSP.NV_PFSP_QUEUE_HEAD, "gh100", { engine: "FSP", index: 1 }) === 0x8f2c08);
- * console.assert(addressOf(THERM.NV_THERM_I2CS_SCRATCH, "gb202") === 0xad00bc);
+ * assert(addressOf(FSP.NV_PFSP_QUEUE_HEAD, "gh100", { engine: "FSP", index: 1 }) === 0x8f2c08);
+ * assert(addressOf(THERM.NV_THERM_I2CS_SCRATCH, "gb202") === 0xad00bc);
  * ```
  */
 export function addressOf(
@@ -211,10 +217,11 @@ const QUERY = /^(?:(GSP|SEC2|FSP)\.)?([A-Z0-9_]+)(?:[([](\d+|0x[0-9a-f]+)[)\]])?
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findRegisters } from "./catalog.ts";
  * const cpuctl = findRegisters("ga102", "nv_pfalcon_falcon_cpuctl");
- * console.assert(cpuctl.map((h) => h.address).join() === String([0x110100, 0x840100]));
- * console.assert(findRegisters("ga102", "NV_PBUS_SW_SCRATCH(14)")[0].address === 0x1438);
+ * assert(cpuctl.map((h) => h.address).join() === String([0x110100, 0x840100]));
+ * assert(findRegisters("ga102", "NV_PBUS_SW_SCRATCH(14)")[0].address === 0x1438);
  * ```
  */
 export function findRegisters(chip: string | ChipInfo, query: string): RegisterHit[] {
@@ -246,9 +253,10 @@ export function findRegisters(chip: string | ChipInfo, query: string): RegisterH
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findByOffset } from "./catalog.ts";
  * const names = findByOffset("tu102", 0x1438).map((h) => h.instance.qualifiedName);
- * console.assert(names.includes("NV_PBUS_SW_SCRATCH") && names.includes("NV_PBUS_SW_SCRATCH_0E_FRTS_ERR"));
+ * assert(names.includes("NV_PBUS_SW_SCRATCH") && names.includes("NV_PBUS_SW_SCRATCH_0E_FRTS_ERR"));
  * ```
  */
 export function findByOffset(chip: string | ChipInfo, offset: number): RegisterHit[] {

@@ -17,10 +17,11 @@
  *
  * @example Absolute address of an engine register
  * ```ts
+ * import assert from "node:assert/strict";
  * import { engineBase } from "./engines.ts";
- * console.assert(engineBase("GSP", "falcon", "ga10x") === 0x110000);
- * console.assert(engineBase("FSP", "fspQueue", "gh100") === 0x8f2000);
- * console.assert(engineBase("FSP", "falcon", "tu10x") === undefined);
+ * assert(engineBase("GSP", "falcon", "ga10x") === 0x110000);
+ * assert(engineBase("FSP", "fspQueue", "gh100") === 0x8f2000);
+ * assert(engineBase("FSP", "falcon", "tu10x") === undefined);
  * ```
  *
  * @module
@@ -59,8 +60,9 @@ export interface EngineInfo {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ENGINES } from "./engines.ts";
- * console.assert(ENGINES.map((e) => e.name).join() === "GSP,SEC2,FSP");
+ * assert(ENGINES.map((e) => e.name).join() === "GSP,SEC2,FSP");
  * ```
  */
 export const ENGINES: readonly EngineInfo[] = Object.freeze(
@@ -108,8 +110,9 @@ export const ENGINES: readonly EngineInfo[] = Object.freeze(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { engineInfo } from "./engines.ts";
- * console.assert(engineInfo("SEC2").prefix === "NV_PSEC");
+ * assert(engineInfo("SEC2").prefix === "NV_PSEC");
  * ```
  */
 export function engineInfo(name: EngineName): EngineInfo {
@@ -124,9 +127,10 @@ export function engineInfo(name: EngineName): EngineInfo {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { engineBase } from "./engines.ts";
- * console.assert(engineBase("SEC2", "falcon2", "tu10x") === undefined);
- * console.assert(engineBase("SEC2", "falcon2", "ga10x") === 0x841000);
+ * assert(engineBase("SEC2", "falcon2", "tu10x") === undefined);
+ * assert(engineBase("SEC2", "falcon2", "ga10x") === 0x841000);
  * ```
  */
 export function engineBase(
@@ -146,9 +150,10 @@ export function engineBase(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { enginesForFamily } from "./engines.ts";
- * console.assert(enginesForFamily("tu10x").map((e) => e.name).join() === "GSP,SEC2");
- * console.assert(enginesForFamily("gh100").some((e) => e.name === "FSP"));
+ * assert(enginesForFamily("tu10x").map((e) => e.name).join() === "GSP,SEC2");
+ * assert(enginesForFamily("gh100").some((e) => e.name === "FSP"));
  * ```
  */
 export function enginesForFamily(family: ChipFamily): readonly EngineInfo[] {

@@ -20,10 +20,11 @@
  *
  * @example Absolute address of the GSP's CPUCTL on GA102
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FALCON } from "./falcon.ts";
  * import { engineBase } from "./engines.ts";
  * const cpuctl = FALCON.NV_PFALCON_FALCON_CPUCTL;
- * console.assert(engineBase("GSP", "falcon", "ga10x")! + cpuctl.offset === 0x110100);
+ * assert(engineBase("GSP", "falcon", "ga10x")! + cpuctl.offset === 0x110100);
  * ```
  *
  * @module
@@ -114,9 +115,10 @@ const memControlFields = (blkHi: number, extra: readonly FieldDef[]): FieldDef[]
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FALCON } from "./falcon.ts";
- * console.assert(FALCON.NV_PFALCON_FALCON_HWCFG2.offset === 0xf4);
- * console.assert(FALCON.NV_PFALCON_FALCON_IMEMC.array?.stride === 16);
+ * assert(FALCON.NV_PFALCON_FALCON_HWCFG2.offset === 0xf4);
+ * assert(FALCON.NV_PFALCON_FALCON_IMEMC.array?.stride === 16);
  * ```
  */
 export const FALCON: RegisterBlock<FalconRegister> = defineBlock("FALCON", {

@@ -8,9 +8,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FBIF } from "./fbif.ts";
  * import { encode } from "./register.ts";
- * console.assert(encode(FBIF.NV_PFALCON_FBIF_CTL, { ALLOW_PHYS_NO_CTX: 1 }) === 0x80);
+ * assert(encode(FBIF.NV_PFALCON_FBIF_CTL, { ALLOW_PHYS_NO_CTX: 1 }) === 0x80);
  * ```
  *
  * @module
@@ -32,8 +33,9 @@ const TRANSCFG_FIELDS: readonly FieldDef[] = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FBIF } from "./fbif.ts";
- * console.assert(FBIF.NV_PFALCON_FBIF_CTL.offset === 0x24);
+ * assert(FBIF.NV_PFALCON_FBIF_CTL.offset === 0x24);
  * ```
  */
 export const FBIF: RegisterBlock<FbifRegister> = defineBlock("FBIF", {

@@ -9,9 +9,10 @@
  *
  * @example Queue head of channel 1
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FSP } from "./fsp.ts";
  * const head = FSP.NV_PFSP_QUEUE_HEAD;
- * console.assert(0x8f2000 + head.offset + 1 * head.array!.stride === 0x8f2c08);
+ * assert(0x8f2000 + head.offset + 1 * head.array!.stride === 0x8f2c08);
  * ```
  *
  * @module
@@ -38,8 +39,9 @@ const CHANNELS = { count: 8, stride: 8 } as const;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FSP } from "./fsp.ts";
- * console.assert(FSP.NV_PFSP_MSGQ_TAIL.offset === 0xc84);
+ * assert(FSP.NV_PFSP_MSGQ_TAIL.offset === 0xc84);
  * ```
  */
 export const FSP: RegisterBlock<FspRegister> = defineBlock("FSP", {

@@ -11,8 +11,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FUSE } from "./fuse.ts";
- * console.assert(FUSE.NV_FUSE_OPT_FPF_GSP_UCODE1_VERSION.offset === 0x8241c0);
+ * assert(FUSE.NV_FUSE_OPT_FPF_GSP_UCODE1_VERSION.offset === 0x8241c0);
  * ```
  *
  * @module
@@ -35,9 +36,10 @@ const VERSION_NOTE = "Array of 16 (UCODE1..UCODE16), index = ucode id − 1.";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FUSE } from "./fuse.ts";
  * import { resolveRegister } from "./register.ts";
- * console.assert(resolveRegister(FUSE.NV_FUSE_STATUS_OPT_DISPLAY, "tu10x")?.offset === 0x21c04);
+ * assert(resolveRegister(FUSE.NV_FUSE_STATUS_OPT_DISPLAY, "tu10x")?.offset === 0x21c04);
  * ```
  */
 export const FUSE: RegisterBlock<FuseRegister> = defineBlock("FUSE", {

@@ -8,10 +8,11 @@
  *
  * @example Is GFW boot (devinit) complete?
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PGC6 } from "./gc6.ts";
  * import { getField } from "./register.ts";
  * const progress = getField(PGC6.NV_PGC6_AON_SECURE_SCRATCH_GROUP_05_0_GFW_BOOT, "PROGRESS", 0xff);
- * console.assert(progress === 0xff);
+ * assert(progress === 0xff);
  * ```
  *
  * @module
@@ -32,8 +33,9 @@ export type Pgc6Register =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PGC6 } from "./gc6.ts";
- * console.assert(PGC6.NV_PGC6_BSI_SECURE_SCRATCH_14.offset === 0x1180f8);
+ * assert(PGC6.NV_PGC6_BSI_SECURE_SCRATCH_14.offset === 0x1180f8);
  * ```
  */
 export const PGC6: RegisterBlock<Pgc6Register> = defineBlock("PGC6", {

@@ -7,8 +7,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PGSP } from "./gsp.ts";
- * console.assert(PGSP.NV_PGSP_QUEUE_HEAD.offset === 0x110c00);
+ * assert(PGSP.NV_PGSP_QUEUE_HEAD.offset === 0x110c00);
  * ```
  *
  * @module
@@ -25,8 +26,9 @@ export type PgspRegister = "NV_PGSP_QUEUE_HEAD";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PGSP } from "./gsp.ts";
- * console.assert(PGSP.NV_PGSP_QUEUE_HEAD.array?.stride === 8);
+ * assert(PGSP.NV_PGSP_QUEUE_HEAD.array?.stride === 8);
  * ```
  */
 export const PGSP: RegisterBlock<PgspRegister> = defineBlock("PGSP", {

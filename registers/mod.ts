@@ -25,18 +25,19 @@
  *
  * @example Addressing and decoding
  * ```ts
+ * import assert from "node:assert/strict";
  * import { addressOf, decode, FALCON, FSP, PMC, resolveRegister, FALCON2 } from "./mod.ts";
  *
  * // BOOT_42 of a GA102: architecture 0x17, implementation 2.
  * const boot42 = decode(PMC.NV_PMC_BOOT_42, 0x172a1000);
- * console.assert(boot42.ARCHITECTURE === 0x17 && boot42.IMPLEMENTATION === 2);
+ * assert(boot42.ARCHITECTURE === 0x17 && boot42.IMPLEMENTATION === 2);
  *
  * // Engine registers need an engine; arrays an index.
- * console.assert(addressOf(FALCON.NV_PFALCON_FALCON_CPUCTL, "tu102", { engine: "SEC2" }) === 0x840100);
- * console.assert(addressOf(FSP.NV_PFSP_QUEUE_HEAD, "gh100", { engine: "FSP", index: 1 }) === 0x8f2c08);
+ * assert(addressOf(FALCON.NV_PFALCON_FALCON_CPUCTL, "tu102", { engine: "SEC2" }) === 0x840100);
+ * assert(addressOf(FSP.NV_PFSP_QUEUE_HEAD, "gh100", { engine: "FSP", index: 1 }) === 0x8f2c08);
  *
  * // Variants: RISC-V CPUCTL moved between Turing and GA102.
- * console.assert(resolveRegister(FALCON2.NV_PRISCV_RISCV_CPUCTL, "tu10x")?.offset === 0x268);
+ * assert(resolveRegister(FALCON2.NV_PRISCV_RISCV_CPUCTL, "tu10x")?.offset === 0x268);
  * ```
  *
  * @module

@@ -11,10 +11,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PBUS } from "./pbus.ts";
  * import { getField } from "./register.ts";
- * console.assert(PBUS.NV_PBUS_SW_SCRATCH_0E_FRTS_ERR.offset === 0x1438);
- * console.assert(getField(PBUS.NV_PBUS_SW_SCRATCH_0E_FRTS_ERR, "FRTS_ERR_CODE", 0x00030000) === 3);
+ * assert(PBUS.NV_PBUS_SW_SCRATCH_0E_FRTS_ERR.offset === 0x1438);
+ * assert(getField(PBUS.NV_PBUS_SW_SCRATCH_0E_FRTS_ERR, "FRTS_ERR_CODE", 0x00030000) === 3);
  * ```
  *
  * @module
@@ -34,8 +35,9 @@ export type PbusRegister =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PBUS } from "./pbus.ts";
- * console.assert(PBUS.NV_PBUS_SW_SCRATCH.array?.count === 64);
+ * assert(PBUS.NV_PBUS_SW_SCRATCH.array?.count === 64);
  * ```
  */
 export const PBUS: RegisterBlock<PbusRegister> = defineBlock("PBUS", {

@@ -10,9 +10,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PCFG } from "./pcfg.ts";
- * console.assert(PCFG.NV_EP_PCFGM.offset === 0x92000);
- * console.assert(!PCFG.NV_EP_PCFGM.chips?.includes("gb10x"));
+ * assert(PCFG.NV_EP_PCFGM.offset === 0x92000);
+ * assert(!PCFG.NV_EP_PCFGM.chips?.includes("gb10x"));
  * ```
  *
  * @module
@@ -32,8 +33,9 @@ export const PCI_CONFIG_MIRROR_SIZE = 0x1000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PCFG } from "./pcfg.ts";
- * console.assert(PCFG.NV_PCFG.array?.count === 1024);
+ * assert(PCFG.NV_PCFG.array?.count === 1024);
  * ```
  */
 export const PCFG: RegisterBlock<PcfgRegister> = defineBlock("PCFG", {

@@ -7,12 +7,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PDISP } from "./pdisp.ts";
  * import { getField } from "./register.ts";
  * const base = PDISP.NV_PDISP_VGA_WORKSPACE_BASE;
  * const raw = 0x0017ff08; // valid, ADDR 0x17ff
- * console.assert(getField(base, "STATUS", raw) === 1);
- * console.assert(getField(base, "ADDR", raw) * 0x10000 === 0x17ff0000);
+ * assert(getField(base, "STATUS", raw) === 1);
+ * assert(getField(base, "ADDR", raw) * 0x10000 === 0x17ff0000);
  * ```
  *
  * @module
@@ -29,8 +30,9 @@ export type PdispRegister = "NV_PDISP_VGA_WORKSPACE_BASE";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PDISP } from "./pdisp.ts";
- * console.assert(PDISP.NV_PDISP_VGA_WORKSPACE_BASE.offset === 0x625f04);
+ * assert(PDISP.NV_PDISP_VGA_WORKSPACE_BASE.offset === 0x625f04);
  * ```
  */
 export const PDISP: RegisterBlock<PdispRegister> = defineBlock("PDISP", {

@@ -17,12 +17,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PFB } from "./pfb.ts";
  * import { getField } from "./register.ts";
  * const hi = PFB.NV_PFB_PRI_MMU_WPR2_ADDR_HI;
- * console.assert(hi.offset === 0x1fa828);
+ * assert(hi.offset === 0x1fa828);
  * // WPR2 ends at VAL << 12: a raw value of 0x000abcd0 means 0xabcd000.
- * console.assert(getField(hi, "VAL", 0x000abcd0) * 0x1000 === 0xabcd000);
+ * assert(getField(hi, "VAL", 0x000abcd0) * 0x1000 === 0xabcd000);
  * ```
  *
  * @module
@@ -71,8 +72,9 @@ const LO_MASK_NOTE = "Hardware ignores bits 7:0 (ADR_MASK 0xffffff00); the flush
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PFB } from "./pfb.ts";
- * console.assert(PFB.NV_PFB_NISO_FLUSH_SYSMEM_ADDR.offset === 0x100c10);
+ * assert(PFB.NV_PFB_NISO_FLUSH_SYSMEM_ADDR.offset === 0x100c10);
  * ```
  */
 export const PFB: RegisterBlock<PfbRegister> = defineBlock("PFB", {

@@ -10,10 +10,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PMC } from "./pmc.ts";
  * import { decode } from "./register.ts";
  * const boot42 = decode(PMC.NV_PMC_BOOT_42, 0x172a1000);
- * console.assert(boot42.ARCHITECTURE === 0x17 && boot42.IMPLEMENTATION === 2);
+ * assert(boot42.ARCHITECTURE === 0x17 && boot42.IMPLEMENTATION === 2);
  * ```
  *
  * @module
@@ -54,8 +55,9 @@ const BOOT_0_ARCHITECTURES: Record<number, string> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PMC } from "./pmc.ts";
- * console.assert(PMC.NV_PMC_BOOT_42.offset === 0xa00);
+ * assert(PMC.NV_PMC_BOOT_42.offset === 0xa00);
  * ```
  */
 export const PMC: RegisterBlock<PmcRegister> = defineBlock("PMC", {

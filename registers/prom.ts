@@ -9,10 +9,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PROM } from "./prom.ts";
  * import { getField } from "./register.ts";
  * const fixed1 = PROM.NV_PBUS_IFR_FMT_FIXED1;
- * console.assert(getField(fixed1, "FIXED_DATA_SIZE", 0x00140200) === 0x14);
+ * assert(getField(fixed1, "FIXED_DATA_SIZE", 0x00140200) === 0x14);
  * ```
  *
  * @module
@@ -36,8 +37,9 @@ export const NV_PROM_BASE = 0x300000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PROM } from "./prom.ts";
- * console.assert(PROM.NV_PROM_DATA.array?.count === 0x100000);
+ * assert(PROM.NV_PROM_DATA.array?.count === 0x100000);
  * ```
  */
 export const PROM: RegisterBlock<PromRegister> = defineBlock("PROM", {

@@ -9,13 +9,14 @@
  *
  * @example Decoding a falcon CPUCTL value
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FALCON } from "./falcon.ts";
  * import { decode, getField, setField } from "./register.ts";
  *
  * const cpuctl = FALCON.NV_PFALCON_FALCON_CPUCTL;
- * console.assert(getField(cpuctl, "HALTED", 0x10) === 1);
- * console.assert(setField(cpuctl, "STARTCPU", 0, 1) === 0x2);
- * console.assert(decode(cpuctl, 0x50).ALIAS_EN === 1);
+ * assert(getField(cpuctl, "HALTED", 0x10) === 1);
+ * assert(setField(cpuctl, "STARTCPU", 0, 1) === 0x2);
+ * assert(decode(cpuctl, 0x50).ALIAS_EN === 1);
  * ```
  *
  * @module
@@ -172,9 +173,10 @@ export interface HasFields {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fieldMask } from "./register.ts";
- * console.assert(fieldMask({ name: "BLK", hi: 15, lo: 8 }) === 0xff00);
- * console.assert(fieldMask({ name: "ALL", hi: 31, lo: 0 }) === 0xffffffff);
+ * assert(fieldMask({ name: "BLK", hi: 15, lo: 8 }) === 0xff00);
+ * assert(fieldMask({ name: "ALL", hi: 31, lo: 0 }) === 0xffffffff);
  * ```
  */
 export function fieldMask(field: FieldDef): number {
@@ -207,9 +209,10 @@ function fieldOf(reg: HasFields, name: string): FieldDef {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PMC } from "./pmc.ts";
  * import { getField } from "./register.ts";
- * console.assert(getField(PMC.NV_PMC_BOOT_42, "ARCHITECTURE", 0x17200000) === 0x17);
+ * assert(getField(PMC.NV_PMC_BOOT_42, "ARCHITECTURE", 0x17200000) === 0x17);
  * ```
  */
 export function getField(reg: HasFields, name: string, value: number): number {
@@ -229,10 +232,11 @@ export function getField(reg: HasFields, name: string, value: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FALCON } from "./falcon.ts";
  * import { setField } from "./register.ts";
  * const v = setField(FALCON.NV_PFALCON_FALCON_DMATRFCMD, "SIZE", 0, 6);
- * console.assert(v === 0x600);
+ * assert(v === 0x600);
  * ```
  */
 export function setField(reg: HasFields, name: string, value: number, fieldValue: number): number {
@@ -253,10 +257,11 @@ export function setField(reg: HasFields, name: string, value: number, fieldValue
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FBIF } from "./fbif.ts";
  * import { encode } from "./register.ts";
  * const v = encode(FBIF.NV_PFALCON_FBIF_TRANSCFG, { TARGET: 1, MEM_TYPE: 1 });
- * console.assert(v === 0x5);
+ * assert(v === 0x5);
  * ```
  */
 export function encode(reg: HasFields, fields: Readonly<Record<string, number>>): number {
@@ -274,10 +279,11 @@ export function encode(reg: HasFields, fields: Readonly<Record<string, number>>)
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PMC } from "./pmc.ts";
  * import { decode } from "./register.ts";
  * const f = decode(PMC.NV_PMC_BOOT_42, 0x17200000);
- * console.assert(f.ARCHITECTURE === 0x17 && f.IMPLEMENTATION === 2);
+ * assert(f.ARCHITECTURE === 0x17 && f.IMPLEMENTATION === 2);
  * ```
  */
 export function decode(reg: HasFields, value: number): Record<string, number> {
@@ -291,9 +297,10 @@ export function decode(reg: HasFields, value: number): Record<string, number> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FALCON } from "./falcon.ts";
  * import { unnamedBits } from "./register.ts";
- * console.assert(unnamedBits(FALCON.NV_PFALCON_FALCON_CPUCTL, 0x11) === 0x1);
+ * assert(unnamedBits(FALCON.NV_PFALCON_FALCON_CPUCTL, 0x11) === 0x1);
  * ```
  */
 export function unnamedBits(reg: HasFields, value: number): number {
@@ -310,11 +317,12 @@ export function unnamedBits(reg: HasFields, value: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FALCON2 } from "./riscv.ts";
  * import { resolveRegister } from "./register.ts";
- * console.assert(resolveRegister(FALCON2.NV_PRISCV_RISCV_CPUCTL, "tu10x")?.offset === 0x268);
- * console.assert(resolveRegister(FALCON2.NV_PRISCV_RISCV_CPUCTL, "ga10x")?.offset === 0x388);
- * console.assert(resolveRegister(FALCON2.NV_PRISCV_RISCV_CPUCTL, "ga100") === undefined);
+ * assert(resolveRegister(FALCON2.NV_PRISCV_RISCV_CPUCTL, "tu10x")?.offset === 0x268);
+ * assert(resolveRegister(FALCON2.NV_PRISCV_RISCV_CPUCTL, "ga10x")?.offset === 0x388);
+ * assert(resolveRegister(FALCON2.NV_PRISCV_RISCV_CPUCTL, "ga100") === undefined);
  * ```
  */
 export function resolveRegister(
@@ -347,8 +355,9 @@ export function resolveRegister(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isPriError } from "./register.ts";
- * console.assert(isPriError(0xbadf4100) && !isPriError(0x00000000));
+ * assert(isPriError(0xbadf4100) && !isPriError(0x00000000));
  * ```
  */
 export function isPriError(value: number): boolean {

@@ -16,10 +16,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FALCON2 } from "./riscv.ts";
  * import { getField, resolveRegister } from "./register.ts";
  * const cpuctl = resolveRegister(FALCON2.NV_PRISCV_RISCV_CPUCTL, "gh100")!;
- * console.assert(cpuctl.offset === 0x388 && getField(cpuctl, "ACTIVE_STAT", 0x80) === 1);
+ * assert(cpuctl.offset === 0x388 && getField(cpuctl, "ACTIVE_STAT", 0x80) === 1);
  * ```
  *
  * @module
@@ -57,8 +58,9 @@ const SECOND = published("ampere/ga102/dev_falcon_second_pri.h");
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FALCON2 } from "./riscv.ts";
- * console.assert(FALCON2.NV_PRISCV_RISCV_BCR_CTRL.offset === 0x668);
+ * assert(FALCON2.NV_PRISCV_RISCV_BCR_CTRL.offset === 0x668);
  * ```
  */
 export const FALCON2: RegisterBlock<Falcon2Register> = defineBlock("FALCON2", {

@@ -7,10 +7,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { THERM } from "./therm.ts";
  * import { resolveRegister } from "./register.ts";
- * console.assert(resolveRegister(THERM.NV_THERM_I2CS_SCRATCH, "gb10x")?.offset === 0x0200bc);
- * console.assert(resolveRegister(THERM.NV_THERM_I2CS_SCRATCH, "gb20x")?.offset === 0xad00bc);
+ * assert(resolveRegister(THERM.NV_THERM_I2CS_SCRATCH, "gb10x")?.offset === 0x0200bc);
+ * assert(resolveRegister(THERM.NV_THERM_I2CS_SCRATCH, "gb20x")?.offset === 0xad00bc);
  * ```
  *
  * @module
@@ -27,8 +28,9 @@ export type ThermRegister = "NV_THERM_I2CS_SCRATCH";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { THERM } from "./therm.ts";
- * console.assert(THERM.NV_THERM_I2CS_SCRATCH.aliases?.includes("NV_THERM_I2CS_SCRATCH_FSP_BOOT_COMPLETE"));
+ * assert(THERM.NV_THERM_I2CS_SCRATCH.aliases?.includes("NV_THERM_I2CS_SCRATCH_FSP_BOOT_COMPLETE"));
  * ```
  */
 export const THERM: RegisterBlock<ThermRegister> = defineBlock("THERM", {

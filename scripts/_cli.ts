@@ -36,8 +36,9 @@ import { FalconryError } from "../errors.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UsageError } from "./_cli.ts";
- * console.assert(new UsageError("--chip: unknown chip").name === "UsageError");
+ * assert(new UsageError("--chip: unknown chip").name === "UsageError");
  * ```
  */
 export class UsageError extends FalconryError {}
@@ -66,8 +67,9 @@ export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { COMMON_OPTIONS } from "./_cli.ts";
- * console.assert(Object.keys(COMMON_OPTIONS).join() === "help,json,log-level");
+ * assert(Object.keys(COMMON_OPTIONS).join() === "help,json,log-level");
  * ```
  */
 export const COMMON_OPTIONS: OptionSpecs = {
@@ -88,9 +90,10 @@ type Value = string | boolean | (string | boolean)[] | undefined;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ParsedArgs } from "./_cli.ts";
  * const args = new ParsedArgs({ chip: "tu102", json: true }, []);
- * console.assert(args.string("chip") === "tu102" && args.json && !args.flag("help"));
+ * assert(args.string("chip") === "tu102" && args.json && !args.flag("help"));
  * ```
  */
 export class ParsedArgs {
@@ -137,11 +140,12 @@ export class ParsedArgs {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseCli } from "./_cli.ts";
  * const args = parseCli(["--chip", "ga102", "--json"], {
  *   chip: { type: "string", description: "the chip" },
  * });
- * console.assert(args.string("chip") === "ga102" && args.json && args.logLevel === "warning");
+ * assert(args.string("chip") === "ga102" && args.json && args.logLevel === "warning");
  * ```
  */
 export function parseCli(
@@ -194,13 +198,14 @@ export interface HelpSpec {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatHelp } from "./_cli.ts";
  * const text = formatHelp({
  *   usage: "x.ts run [options]",
  *   summary: "runs",
  *   options: { dir: { type: "string", valueName: "DIR", description: "where" } },
  * });
- * console.assert(text.includes("--dir DIR") && text.includes("--log-level LEVEL"));
+ * assert(text.includes("--dir DIR") && text.includes("--log-level LEVEL"));
  * ```
  */
 export function formatHelp(spec: HelpSpec): string {
@@ -262,9 +267,10 @@ export async function configureLogging(level: LogLevel): Promise<void> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { startCli } from "./_cli.ts";
  * const args = await startCli(["--json"], {}, "Usage: x.ts [--json]");
- * console.assert(args !== undefined && args.json);
+ * assert(args !== undefined && args.json);
  * ```
  */
 export async function startCli(
@@ -357,12 +363,13 @@ export interface Program {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runCommandTable } from "./_cli.ts";
  * const code = await runCommandTable({ name: "x.ts", summary: "demo" }, {
  *   ok: { summary: "succeeds", options: {}, run: () => 0 },
  *   fail: { summary: "fails", options: {}, run: () => 3 },
  * }, ["fail"]);
- * console.assert(code === 3);
+ * assert(code === 3);
  * ```
  */
 export async function runCommandTable(
@@ -443,8 +450,9 @@ export function printJson(value: unknown): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatDuration } from "./_cli.ts";
- * console.assert(formatDuration(850.4) === "850 ms" && formatDuration(2345) === "2.3 s");
+ * assert(formatDuration(850.4) === "850 ms" && formatDuration(2345) === "2.3 s");
  * ```
  */
 export function formatDuration(ms: number): string {

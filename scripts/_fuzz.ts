@@ -110,9 +110,10 @@ const logger = getLogger(["falconry", "scripts", "fuzz"]);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FuzzRandom } from "./_fuzz.ts";
  * const a = new FuzzRandom(7), b = new FuzzRandom(7);
- * console.assert(a.u32() === b.u32() && a.below(10) < 10);
+ * assert(a.u32() === b.u32() && a.below(10) < 10);
  * ```
  */
 export class FuzzRandom {
@@ -175,9 +176,10 @@ export class FuzzRandom {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { iterationSeed } from "./_fuzz.ts";
- * console.assert(iterationSeed(1, "tlv", 5) === iterationSeed(1, "tlv", 5));
- * console.assert(iterationSeed(1, "tlv", 5) !== iterationSeed(1, "tlv", 6));
+ * assert(iterationSeed(1, "tlv", 5) === iterationSeed(1, "tlv", 5));
+ * assert(iterationSeed(1, "tlv", 5) !== iterationSeed(1, "tlv", 6));
  * ```
  */
 export function iterationSeed(seed: number, target: string, iteration: number): number {
@@ -1508,8 +1510,9 @@ const MUTATORS: readonly Mutator[] = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MUTATOR_NAMES } from "./_fuzz.ts";
- * console.assert(MUTATOR_NAMES.includes("tangle") && MUTATOR_NAMES.includes("truncate"));
+ * assert(MUTATOR_NAMES.includes("tangle") && MUTATOR_NAMES.includes("truncate"));
  * ```
  */
 export const MUTATOR_NAMES: readonly string[] = MUTATORS.map((m) => m.name);
@@ -1529,11 +1532,12 @@ export interface Mutation {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FuzzRandom, mutate, seedFromBytes } from "./_fuzz.ts";
  * import { forgeTlv } from "../firmware/forge/mod.ts";
  * const seed = seedFromBytes("tlv", "tiny", forgeTlv([["VERS", "1"]]));
  * const a = mutate(seed, new FuzzRandom(3)), b = mutate(seed, new FuzzRandom(3));
- * console.assert(a.steps.join() === b.steps.join());
+ * assert(a.steps.join() === b.steps.join());
  * ```
  */
 export function mutate(seed: FuzzSeed, rng: FuzzRandom): Mutation {
@@ -1821,10 +1825,11 @@ function readReal(spec: SeedSpec): Uint8Array | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { seedFromBytes } from "./_fuzz.ts";
  * import { forgeGenBootloader } from "../firmware/forge/mod.ts";
  * const seed = seedFromBytes("gen-bootloader", "gen", forgeGenBootloader());
- * console.assert(seed.anatomy.fields.some((f) => f.name === "descriptor.codeSize"));
+ * assert(seed.anatomy.fields.some((f) => f.name === "descriptor.codeSize"));
  * ```
  */
 export function seedFromBytes(
@@ -1894,8 +1899,9 @@ export interface FuzzTarget {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { InvariantError } from "./_fuzz.ts";
- * console.assert(new InvariantError("x").name === "InvariantError");
+ * assert(new InvariantError("x").name === "InvariantError");
  * ```
  */
 export class InvariantError extends Error {
@@ -2084,8 +2090,9 @@ function runFwsec(bytes: Uint8Array): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FUZZ_TARGETS } from "./_fuzz.ts";
- * console.assert(FUZZ_TARGETS.some((t) => t.name === "booter"));
+ * assert(FUZZ_TARGETS.some((t) => t.name === "booter"));
  * ```
  */
 export const FUZZ_TARGETS: readonly FuzzTarget[] = [
@@ -2163,8 +2170,9 @@ const selfTestTrigger = (bytes: Uint8Array): boolean => bytes.length >= 8 && byt
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SELF_TEST_TARGETS } from "./_fuzz.ts";
- * console.assert(SELF_TEST_TARGETS.map((t) => t.name).join() === "self-test-type-error,self-test-hang");
+ * assert(SELF_TEST_TARGETS.map((t) => t.name).join() === "self-test-type-error,self-test-hang");
  * ```
  */
 export const SELF_TEST_TARGETS: readonly FuzzTarget[] = [
@@ -2186,8 +2194,9 @@ export const SELF_TEST_TARGETS: readonly FuzzTarget[] = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findFuzzTarget } from "./_fuzz.ts";
- * console.assert(findFuzzTarget("tlv").name === "tlv");
+ * assert(findFuzzTarget("tlv").name === "tlv");
  * ```
  */
 export function findFuzzTarget(name: string): FuzzTarget {
@@ -2401,9 +2410,10 @@ function emptyStats(target: FuzzTarget, set: SeedSet): FuzzTargetStats {
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { findFuzzTarget, runFuzz } from "./_fuzz.ts";
  * const report = runFuzz({ targets: [findFuzzTarget("gen-bootloader")], mutations: 500 });
- * console.assert(report.mutations === 500);
+ * assert(report.mutations === 500);
  * ```
  */
 export function runFuzz(options: FuzzOptions): FuzzReport {

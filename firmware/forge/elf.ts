@@ -7,10 +7,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forgeGspImage } from "./elf.ts";
  * import { parseGspImage } from "../gsp_image.ts";
  * const gsp = parseGspImage(forgeGspImage({ imageSize: 10000 }));
- * console.assert(gsp.imageSize === 10000 && gsp.version === "570.144");
+ * assert(gsp.imageSize === 10000 && gsp.version === "570.144");
  * ```
  *
  * @module
@@ -66,9 +67,10 @@ const SHT_NOBITS = 8;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forgeElf } from "./elf.ts";
  * const bytes = forgeElf({ sections: [{ name: ".text", data: new Uint8Array([1, 2, 3]) }] });
- * console.assert(bytes[0] === 0x7f && bytes[4] === 2);
+ * assert(bytes[0] === 0x7f && bytes[4] === 2);
  * ```
  */
 export function forgeElf(options: ForgeElfOptions): Uint8Array {
@@ -194,9 +196,10 @@ export interface ForgeGspImageOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forgeGspImage, GSP_SIGNATURE_SECTIONS_TU } from "./elf.ts";
  * const bytes = forgeGspImage({ imageSize: 4096, signatureSections: GSP_SIGNATURE_SECTIONS_TU });
- * console.assert(bytes.length > 4096 + 3 * 4096);
+ * assert(bytes.length > 4096 + 3 * 4096);
  * ```
  */
 export function forgeGspImage(options: ForgeGspImageOptions = {}): Uint8Array {
@@ -253,8 +256,9 @@ export interface FmcSizes {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FMC_SIZES } from "./elf.ts";
- * console.assert(FMC_SIZES.gb20x.publicKey === 97);
+ * assert(FMC_SIZES.gb20x.publicKey === 97);
  * ```
  */
 export const FMC_SIZES: Readonly<Record<"gh100" | "gb10x" | "gb20x", FmcSizes>> = {
@@ -280,10 +284,11 @@ export interface ForgeFmcOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FMC_SIZES, forgeFmc } from "./elf.ts";
  * import { parseFmc } from "../fmc.ts";
  * const fmc = parseFmc(forgeFmc({ sizes: FMC_SIZES.gb10x }));
- * console.assert(fmc.sizes.signature === 96);
+ * assert(fmc.sizes.signature === 96);
  * ```
  */
 export function forgeFmc(options: ForgeFmcOptions = {}): Uint8Array {

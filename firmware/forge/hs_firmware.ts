@@ -10,12 +10,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forgeBooter } from "./hs_firmware.ts";
  * import { parseBooter } from "../booter.ts";
  *
  * const file = forgeBooter({ signatureSize: 384, signatureCount: 2, fuseVersion: 1 });
  * const booter = parseBooter(file);
- * console.assert(booter.signatureSize === 384 && booter.signatureCount === 2);
+ * assert(booter.signatureSize === 384 && booter.signatureCount === 2);
  * ```
  *
  * @module
@@ -78,9 +79,10 @@ export interface ForgeBooterOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forgeBooter } from "./hs_firmware.ts";
  * const file = forgeBooter({ signatureSize: 384, signatureCount: 2, fuseVersion: 1, ucodeId: 3 });
- * console.assert(new DataView(file.buffer).getUint32(0, true) === 0x10de);
+ * assert(new DataView(file.buffer).getUint32(0, true) === 0x10de);
  * ```
  */
 export function forgeBooter(options: ForgeBooterOptions = {}): Uint8Array {
@@ -187,9 +189,10 @@ export interface ForgeRiscvBootloaderOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forgeRiscvBootloader } from "./hs_firmware.ts";
  * const v4 = forgeRiscvBootloader({ version: 4 });
- * console.assert(v4.length === 24 + 76 + 0x1000); // the size of the real Turing file
+ * assert(v4.length === 24 + 76 + 0x1000); // the size of the real Turing file
  * ```
  */
 export function forgeRiscvBootloader(options: ForgeRiscvBootloaderOptions = {}): Uint8Array {
@@ -270,8 +273,9 @@ export interface ForgeGenBootloaderOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forgeGenBootloader } from "./hs_firmware.ts";
- * console.assert(forgeGenBootloader().length === 816);
+ * assert(forgeGenBootloader().length === 816);
  * ```
  */
 export function forgeGenBootloader(options: ForgeGenBootloaderOptions = {}): Uint8Array {

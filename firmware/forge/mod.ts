@@ -5,11 +5,12 @@
  *
  * @example Forge a VBIOS with a v3 FWSEC descriptor and read it back
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forgeVbios } from "./mod.ts";
  * import { bufferSource, extractFwsec } from "../mod.ts";
  *
  * const fwsec = extractFwsec(bufferSource(forgeVbios({ descriptorVersion: 3 }).bytes));
- * console.assert(fwsec.descriptor.descriptorVersion === 3);
+ * assert(fwsec.descriptor.descriptorVersion === 3);
  * ```
  *
  * @module

@@ -5,9 +5,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forgeTlv } from "./tlv.ts";
  * const bytes = forgeTlv([["VERS", "1.0"], ["SIZE", 4096]]);
- * console.assert(new TextDecoder().decode(bytes.subarray(0, 4)) === "NVFW");
+ * assert(new TextDecoder().decode(bytes.subarray(0, 4)) === "NVFW");
  * ```
  *
  * @module
@@ -40,9 +41,10 @@ function valueBytes(value: TlvForgeValue): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forgeTlv } from "./tlv.ts";
  * const bytes = forgeTlv({ VERS: "1", BLOB: new Uint8Array(5) });
- * console.assert(bytes.length === 4 + (8 + 4) + (8 + 8));
+ * assert(bytes.length === 4 + (8 + 4) + (8 + 8));
  * ```
  */
 export function forgeTlv(
@@ -87,10 +89,11 @@ export interface ForgeGspTlvOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forgeGspTlv } from "./tlv.ts";
  * import { parseTlv, tlvString, tlvU32 } from "../tlv.ts";
  * const tlv = parseTlv(forgeGspTlv({ imageSize: 8192 }));
- * console.assert(tlvU32(tlv, "SIZE") === 8192 && tlvString(tlv, "FILE") === "gsp.bin");
+ * assert(tlvU32(tlv, "SIZE") === 8192 && tlvString(tlv, "FILE") === "gsp.bin");
  * ```
  */
 export function forgeGspTlv(options: ForgeGspTlvOptions = {}): Uint8Array {
@@ -127,10 +130,11 @@ export interface ForgeBooterTlvOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forgeBooterTlv } from "./tlv.ts";
  * import { parseTlv, tlvSignature, tlvU32 } from "../tlv.ts";
  * const tlv = parseTlv(forgeBooterTlv());
- * console.assert(tlvU32(tlv, "NSIG") === 2 && tlvSignature(tlv, 0).length === 384);
+ * assert(tlvU32(tlv, "NSIG") === 2 && tlvSignature(tlv, 0).length === 384);
  * ```
  */
 export function forgeBooterTlv(options: ForgeBooterTlvOptions = {}): Uint8Array {
@@ -174,10 +178,11 @@ export interface ForgeFmcTlvOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forgeFmcTlv } from "./tlv.ts";
  * import { parseTlv, tlvBytes } from "../tlv.ts";
  * const tlv = parseTlv(forgeFmcTlv({ publicKeySize: 97, signatureSize: 96 }));
- * console.assert(tlvBytes(tlv, "PKEY").length === 97 && tlvBytes(tlv, "HASH").length === 48);
+ * assert(tlvBytes(tlv, "PKEY").length === 97 && tlvBytes(tlv, "HASH").length === 48);
  * ```
  */
 export function forgeFmcTlv(options: ForgeFmcTlvOptions = {}): Uint8Array {

@@ -15,14 +15,15 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forgeVbios } from "./vbios.ts";
  * import { extractFwsec } from "../fwsec/extract.ts";
  * import { bufferSource } from "../byte_source.ts";
  *
  * const { bytes, layout } = forgeVbios({ ifr: 3, descriptorVersion: 3 });
  * const fwsec = extractFwsec(bufferSource(bytes));
- * console.assert(fwsec.descriptorOffset === layout.descriptorOffset);
- * console.assert(fwsec.signatures.length === layout.signatures.length);
+ * assert(fwsec.descriptorOffset === layout.descriptorOffset);
+ * assert(fwsec.signatures.length === layout.signatures.length);
  * ```
  *
  * @module
@@ -170,9 +171,10 @@ const SIGNATURE_SIZE = 384;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forgeFwsecDmem } from "./vbios.ts";
  * const { dmem, mapperOffset } = forgeFwsecDmem();
- * console.assert(new TextDecoder().decode(dmem.subarray(mapperOffset, mapperOffset + 4)) === "DMAP");
+ * assert(new TextDecoder().decode(dmem.subarray(mapperOffset, mapperOffset + 4)) === "DMAP");
  * ```
  */
 export function forgeFwsecDmem(options: ForgeFwsecDmemOptions = {}): ForgedFwsecDmem {
@@ -205,9 +207,10 @@ export function forgeFwsecDmem(options: ForgeFwsecDmemOptions = {}): ForgedFwsec
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forgeFalconUcodeDesc } from "./vbios.ts";
- * console.assert(forgeFalconUcodeDesc({ descriptorVersion: 2 }).length === 60);
- * console.assert(forgeFalconUcodeDesc({ descriptorVersion: 3 }).length === 44 + 3 * 384);
+ * assert(forgeFalconUcodeDesc({ descriptorVersion: 2 }).length === 60);
+ * assert(forgeFalconUcodeDesc({ descriptorVersion: 3 }).length === 44 + 3 * 384);
  * ```
  */
 export function forgeFalconUcodeDesc(options: ForgeFalconUcodeDescOptions = {}): Uint8Array {
@@ -223,11 +226,12 @@ export function forgeFalconUcodeDesc(options: ForgeFalconUcodeDescOptions = {}):
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forgeVbios } from "./vbios.ts";
  * const a = forgeVbios({ ifr: 2 });
  * const b = forgeVbios({ ifr: 2 });
- * console.assert(a.bytes.length === b.bytes.length && a.bytes.every((x, i) => x === b.bytes[i]));
- * console.assert(a.layout.images.map((i) => i.kind).join() === "pc-at,efi,fwsec,fwsec,nbsi");
+ * assert(a.bytes.length === b.bytes.length && a.bytes.every((x, i) => x === b.bytes[i]));
+ * assert(a.layout.images.map((i) => i.kind).join() === "pc-at,efi,fwsec,fwsec,nbsi");
  * ```
  */
 export function forgeVbios(options: ForgeVbiosOptions = {}): ForgedVbios {

@@ -33,12 +33,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findDmemMapper, parseAppInterface } from "./app_interface.ts";
  * import { forgeFwsecDmem } from "../forge/vbios.ts";
  *
  * const { dmem, interfaceOffset, mapperOffset } = forgeFwsecDmem();
  * const iface = parseAppInterface(dmem, interfaceOffset);
- * console.assert(findDmemMapper(dmem, iface)?.dmemOffset === mapperOffset);
+ * assert(findDmemMapper(dmem, iface)?.dmemOffset === mapperOffset);
  * ```
  *
  * @module
@@ -137,11 +138,12 @@ export interface DmemMapper {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseAppInterface } from "./app_interface.ts";
  * import { forgeFwsecDmem } from "../forge/vbios.ts";
  *
  * const { dmem, interfaceOffset } = forgeFwsecDmem();
- * console.assert(parseAppInterface(dmem, interfaceOffset).entries.some((e) => e.id === 4));
+ * assert(parseAppInterface(dmem, interfaceOffset).entries.some((e) => e.id === 4));
  * ```
  */
 export function parseAppInterface(
@@ -191,11 +193,12 @@ export function parseAppInterface(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DMEM_MAPPER_SIGNATURE, parseDmemMapper } from "./app_interface.ts";
  * import { forgeFwsecDmem } from "../forge/vbios.ts";
  *
  * const { dmem, mapperOffset } = forgeFwsecDmem();
- * console.assert(parseDmemMapper(dmem, mapperOffset).signature === DMEM_MAPPER_SIGNATURE);
+ * assert(parseDmemMapper(dmem, mapperOffset).signature === DMEM_MAPPER_SIGNATURE);
  * ```
  */
 export function parseDmemMapper(
@@ -240,11 +243,12 @@ export function parseDmemMapper(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findDmemMapper, parseAppInterface } from "./app_interface.ts";
  * import { forgeFwsecDmem } from "../forge/vbios.ts";
  *
  * const { dmem, interfaceOffset } = forgeFwsecDmem({ dmemMapper: false });
- * console.assert(findDmemMapper(dmem, parseAppInterface(dmem, interfaceOffset)) === null);
+ * assert(findDmemMapper(dmem, parseAppInterface(dmem, interfaceOffset)) === null);
  * ```
  */
 export function findDmemMapper(

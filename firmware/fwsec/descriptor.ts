@@ -36,12 +36,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fwsecLoadMap, parseFalconUcodeDesc } from "./descriptor.ts";
  * import { forgeFalconUcodeDesc } from "../forge/vbios.ts";
  *
  * const { descriptor } = parseFalconUcodeDesc(forgeFalconUcodeDesc({ descriptorVersion: 2 }));
  * const map = fwsecLoadMap(descriptor);
- * console.assert(descriptor.descriptorVersion === 2 && map.dmem.srcStart === descriptor.dmemOffset);
+ * assert(descriptor.descriptorVersion === 2 && map.dmem.srcStart === descriptor.dmemOffset);
  * ```
  *
  * @module
@@ -178,9 +179,10 @@ export interface FwsecLoadMap {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseFalconUcodeDescHeader } from "./descriptor.ts";
  * const h = parseFalconUcodeDescHeader(0x003c0201);
- * console.assert(h.descriptorVersion === 2 && h.headerSize === 60 && h.flags === 1);
+ * assert(h.descriptorVersion === 2 && h.headerSize === 60 && h.flags === 1);
  * ```
  */
 export function parseFalconUcodeDescHeader(hdr: number): FalconUcodeDescHeader {
@@ -205,11 +207,12 @@ export function parseFalconUcodeDescHeader(hdr: number): FalconUcodeDescHeader {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseFalconUcodeDesc } from "./descriptor.ts";
  * import { forgeFalconUcodeDesc } from "../forge/vbios.ts";
  *
  * const { descriptor, signatures } = parseFalconUcodeDesc(forgeFalconUcodeDesc({ descriptorVersion: 3 }));
- * console.assert(descriptor.descriptorVersion === 3 && signatures.length === descriptor.signatureCount);
+ * assert(descriptor.descriptorVersion === 3 && signatures.length === descriptor.signatureCount);
  * ```
  */
 export function parseFalconUcodeDesc(
@@ -266,11 +269,12 @@ export function parseFalconUcodeDesc(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fwsecUcodeLength, parseFalconUcodeDesc } from "./descriptor.ts";
  * import { forgeFalconUcodeDesc } from "../forge/vbios.ts";
  *
  * const { descriptor } = parseFalconUcodeDesc(forgeFalconUcodeDesc({ descriptorVersion: 3 }));
- * console.assert(fwsecUcodeLength(descriptor) === descriptor.imemLoadSize + descriptor.dmemLoadSize);
+ * assert(fwsecUcodeLength(descriptor) === descriptor.imemLoadSize + descriptor.dmemLoadSize);
  * ```
  */
 export function fwsecUcodeLength(descriptor: FalconUcodeDesc): number {
@@ -288,12 +292,13 @@ export function fwsecUcodeLength(descriptor: FalconUcodeDesc): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fwsecLoadMap, parseFalconUcodeDesc } from "./descriptor.ts";
  * import { forgeFalconUcodeDesc } from "../forge/vbios.ts";
  *
  * const { descriptor } = parseFalconUcodeDesc(forgeFalconUcodeDesc({ descriptorVersion: 3 }));
  * const map = fwsecLoadMap(descriptor);
- * console.assert(map.imemNonSecure === undefined && map.dmem.srcStart === descriptor.imemLoadSize);
+ * assert(map.imemNonSecure === undefined && map.dmem.srcStart === descriptor.imemLoadSize);
  * ```
  */
 export function fwsecLoadMap(

@@ -10,14 +10,15 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { extractFwsec } from "./extract.ts";
  * import { bufferSource } from "../byte_source.ts";
  * import { forgeVbios } from "../forge/vbios.ts";
  *
  * const { bytes, layout } = forgeVbios({ descriptorVersion: 3 });
  * const fwsec = extractFwsec(bufferSource(bytes));
- * console.assert(fwsec.descriptor.descriptorVersion === 3);
- * console.assert(fwsec.dmemMapper?.ucodeOffset === layout.mapperUcodeOffset);
+ * assert(fwsec.descriptor.descriptorVersion === 3);
+ * assert(fwsec.dmemMapper?.ucodeOffset === layout.mapperUcodeOffset);
  * ```
  *
  * @module
@@ -96,13 +97,14 @@ export interface ExtractFwsecOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { extractFwsec } from "./extract.ts";
  * import { bufferSource, countingSource } from "../byte_source.ts";
  * import { forgeVbios } from "../forge/vbios.ts";
  *
  * const src = countingSource(bufferSource(forgeVbios({ ifr: 3 }).bytes));
  * const fwsec = extractFwsec(src);
- * console.assert(src.bytesRead < fwsec.ucode.length + 2048);
+ * assert(src.bytesRead < fwsec.ucode.length + 2048);
  * ```
  */
 export function extractFwsec(
@@ -123,6 +125,7 @@ export function extractFwsec(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { extractFwsecFromLayout } from "./extract.ts";
  * import { readVbiosLayout } from "../vbios/vbios_layout.ts";
  * import { bufferSource } from "../byte_source.ts";
@@ -130,7 +133,7 @@ export function extractFwsec(
  *
  * const src = bufferSource(forgeVbios().bytes);
  * const layout = readVbiosLayout(src);
- * console.assert(extractFwsecFromLayout(src, layout).fwsecOffset === layout.fwsecSection?.offset);
+ * assert(extractFwsecFromLayout(src, layout).fwsecOffset === layout.fwsecSection?.offset);
  * ```
  */
 export function extractFwsecFromLayout(

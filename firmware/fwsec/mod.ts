@@ -5,13 +5,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { extractFwsec, patchFwsecFrts } from "./mod.ts";
  * import { bufferSource } from "../byte_source.ts";
  * import { forgeVbios } from "../forge/vbios.ts";
  *
  * const fwsec = extractFwsec(bufferSource(forgeVbios().bytes));
  * const patched = patchFwsecFrts(fwsec, { frtsOffset: 0x1ff00000, frtsSize: 0x100000 }, 0);
- * console.assert(patched.command === 0x15 && patched.bootAddress === 0);
+ * assert(patched.command === 0x15 && patched.bootAddress === 0);
  * ```
  *
  * @module

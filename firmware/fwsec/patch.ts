@@ -22,6 +22,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { patchFwsecFrts } from "./patch.ts";
  * import { extractFwsec } from "./extract.ts";
  * import { bufferSource } from "../byte_source.ts";
@@ -30,7 +31,7 @@
  * const fwsec = extractFwsec(bufferSource(forgeVbios().bytes));
  * const patched = patchFwsecFrts(fwsec, { frtsOffset: 0x1ff00000, frtsSize: 0x100000 }, 0);
  * const view = new DataView(patched.image.buffer);
- * console.assert(view.getUint32(fwsec.dmemMapper!.ucodeOffset + 0x2c, true) === 0x15);
+ * assert(view.getUint32(fwsec.dmemMapper!.ucodeOffset + 0x2c, true) === 0x15);
  * ```
  *
  * @module
@@ -107,10 +108,11 @@ export interface PatchedFwsec {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FWSEC_COMMAND, fwsecCommandBytes } from "./patch.ts";
  * const bytes = fwsecCommandBytes(FWSEC_COMMAND.frts, { frtsOffset: 0x1ff00000, frtsSize: 0x100000 });
  * const view = new DataView(bytes.buffer);
- * console.assert(bytes.length === 44 && view.getUint32(32, true) === 0x1ff00 && view.getUint32(36, true) === 0x100);
+ * assert(bytes.length === 44 && view.getUint32(32, true) === 0x1ff00 && view.getUint32(36, true) === 0x100);
  * ```
  */
 export function fwsecCommandBytes(command: number, region?: FrtsRegion): Uint8Array {
@@ -150,13 +152,14 @@ export function fwsecCommandBytes(command: number, region?: FrtsRegion): Uint8Ar
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { selectFwsecSignature } from "./patch.ts";
  * import { extractFwsec } from "./extract.ts";
  * import { bufferSource } from "../byte_source.ts";
  * import { forgeVbios } from "../forge/vbios.ts";
  *
  * const fwsec = extractFwsec(bufferSource(forgeVbios({ descriptorVersion: 3, signatureVersions: 0b1010 }).bytes));
- * console.assert(selectFwsecSignature(fwsec, 1) === 0 && selectFwsecSignature(fwsec, 3) === 1);
+ * assert(selectFwsecSignature(fwsec, 1) === 0 && selectFwsecSignature(fwsec, 3) === 1);
  * ```
  */
 export function selectFwsecSignature(fwsec: FwsecFirmware, fuseVersion: number): number {
@@ -212,6 +215,7 @@ export function selectFwsecSignature(fwsec: FwsecFirmware, fuseVersion: number):
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { patchFwsecFrts } from "./patch.ts";
  * import { extractFwsec } from "./extract.ts";
  * import { bufferSource } from "../byte_source.ts";
@@ -219,7 +223,7 @@ export function selectFwsecSignature(fwsec: FwsecFirmware, fuseVersion: number):
  *
  * const fwsec = extractFwsec(bufferSource(forgeVbios({ descriptorVersion: 3 }).bytes));
  * const patched = patchFwsecFrts(fwsec, { frtsOffset: 0x1ff00000, frtsSize: 0x100000 }, 0);
- * console.assert(patched.signatureIndex === 0 && patched.brom.ucodeId === 9);
+ * assert(patched.signatureIndex === 0 && patched.brom.ucodeId === 9);
  * ```
  */
 export function patchFwsecFrts(
@@ -241,13 +245,14 @@ export function patchFwsecFrts(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { patchFwsecSb } from "./patch.ts";
  * import { extractFwsec } from "./extract.ts";
  * import { bufferSource } from "../byte_source.ts";
  * import { forgeVbios } from "../forge/vbios.ts";
  *
  * const patched = patchFwsecSb(extractFwsec(bufferSource(forgeVbios().bytes)), 0);
- * console.assert(patched.command === 0x19 && patched.signatureIndex === undefined);
+ * assert(patched.command === 0x19 && patched.signatureIndex === undefined);
  * ```
  */
 export function patchFwsecSb(fwsec: FwsecFirmware, fuseVersion: number): PatchedFwsec {

@@ -27,6 +27,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findBitTable, readVbiosVersion } from "./bit.ts";
  * import { walkRomImages } from "./rom_images.ts";
  * import { bufferSource } from "../byte_source.ts";
@@ -35,7 +36,7 @@
  * const src = bufferSource(forgeVbios({ version: { biosVersion: 0x90021700, biosOemVersion: 0x7b } }).bytes);
  * const pcAt = walkRomImages(src, 0)[0];
  * const bit = findBitTable(src, pcAt);
- * console.assert(readVbiosVersion(src, pcAt, bit)?.text === "90.02.17.00.7B");
+ * assert(readVbiosVersion(src, pcAt, bit)?.text === "90.02.17.00.7B");
  * ```
  *
  * @module
@@ -131,6 +132,7 @@ export interface VbiosVersion {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BIT_TOKEN, findBitTable } from "./bit.ts";
  * import { walkRomImages } from "./rom_images.ts";
  * import { bufferSource } from "../byte_source.ts";
@@ -138,7 +140,7 @@ export interface VbiosVersion {
  *
  * const src = bufferSource(forgeVbios().bytes);
  * const bit = findBitTable(src, walkRomImages(src, 0)[0]);
- * console.assert(bit.tokens.some((t) => t.id === BIT_TOKEN.falconData));
+ * assert(bit.tokens.some((t) => t.id === BIT_TOKEN.falconData));
  * ```
  */
 export function findBitTable(
@@ -185,10 +187,11 @@ export function findBitTable(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { bitToken } from "./bit.ts";
  * const table = { offset: 0, bcdVersion: 0x100, headerSize: 12, tokenSize: 6, tokenEntries: 1, checksum: 0,
  *   tokens: [{ id: 0x42, dataVersion: 2, dataSize: 37, dataOffset: 0x23e }] };
- * console.assert(bitToken(table, 0x42)?.dataOffset === 0x23e && bitToken(table, 0x70) === undefined);
+ * assert(bitToken(table, 0x42)?.dataOffset === 0x23e && bitToken(table, 0x70) === undefined);
  * ```
  */
 export function bitToken(table: BitTable, id: number): BitToken | undefined {
@@ -207,6 +210,7 @@ export function bitToken(table: BitTable, id: number): BitToken | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findBitTable, readVbiosVersion } from "./bit.ts";
  * import { walkRomImages } from "./rom_images.ts";
  * import { bufferSource } from "../byte_source.ts";
@@ -214,7 +218,7 @@ export function bitToken(table: BitTable, id: number): BitToken | undefined {
  *
  * const src = bufferSource(forgeVbios({ version: { biosVersion: 0x86041c00, biosOemVersion: 1 } }).bytes);
  * const pcAt = walkRomImages(src, 0)[0];
- * console.assert(readVbiosVersion(src, pcAt, findBitTable(src, pcAt))?.text === "86.04.1C.00.01");
+ * assert(readVbiosVersion(src, pcAt, findBitTable(src, pcAt))?.text === "86.04.1C.00.01");
  * ```
  */
 export function readVbiosVersion(
@@ -244,6 +248,7 @@ export function readVbiosVersion(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findBitTable, readFalconDataPointer } from "./bit.ts";
  * import { walkRomImages } from "./rom_images.ts";
  * import { bufferSource } from "../byte_source.ts";
@@ -252,7 +257,7 @@ export function readVbiosVersion(
  * const { bytes, layout } = forgeVbios();
  * const src = bufferSource(bytes);
  * const pcAt = walkRomImages(src, 0)[0];
- * console.assert(readFalconDataPointer(src, pcAt, findBitTable(src, pcAt)) === layout.falconUcodeTablePtr);
+ * assert(readFalconDataPointer(src, pcAt, findBitTable(src, pcAt)) === layout.falconUcodeTablePtr);
  * ```
  */
 export function readFalconDataPointer(
@@ -283,8 +288,9 @@ export function readFalconDataPointer(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatVbiosVersion } from "./bit.ts";
- * console.assert(formatVbiosVersion(0x90021700, 0x7b) === "90.02.17.00.7B");
+ * assert(formatVbiosVersion(0x90021700, 0x7b) === "90.02.17.00.7B");
  * ```
  */
 export function formatVbiosVersion(biosVersion: number, biosOemVersion: number): string {

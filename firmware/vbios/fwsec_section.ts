@@ -14,6 +14,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fwsecSection, readFwsec } from "./fwsec_section.ts";
  * import { walkRomImages } from "./rom_images.ts";
  * import { bufferSource } from "../byte_source.ts";
@@ -23,7 +24,7 @@
  * const src = bufferSource(bytes);
  * const section = fwsecSection(walkRomImages(src, 0))!;
  * const pmu = readFwsec(src, section, layout.falconUcodeTablePtr, 1, "pmuTable.version");
- * console.assert(pmu.base === layout.pmuTableOffset && pmu.u8(0, "version") === 1);
+ * assert(pmu.base === layout.pmuTableOffset && pmu.u8(0, "version") === 1);
  * ```
  *
  * @module
@@ -50,6 +51,7 @@ export interface FwsecSection {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fwsecSection } from "./fwsec_section.ts";
  * import { walkRomImages } from "./rom_images.ts";
  * import { bufferSource } from "../byte_source.ts";
@@ -57,7 +59,7 @@ export interface FwsecSection {
  *
  * const images = walkRomImages(bufferSource(forgeVbios().bytes), 0);
  * const section = fwsecSection(images)!;
- * console.assert(section.offset === images[2].offset && section.pcAtSize === images[0].size);
+ * assert(section.offset === images[2].offset && section.pcAtSize === images[0].size);
  * ```
  */
 export function fwsecSection(images: readonly RomImage[]): FwsecSection | undefined {
@@ -87,10 +89,11 @@ export function fwsecSection(images: readonly RomImage[]): FwsecSection | undefi
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fwsecOffset } from "./fwsec_section.ts";
  * import { bufferSource } from "../byte_source.ts";
  * const section = { offset: 0x48800, size: 0x30200, pcAtSize: 0xec00 };
- * console.assert(fwsecOffset(bufferSource(new Uint8Array(0x100000)), section, 0xed24, 6, "p") === 0x48924);
+ * assert(fwsecOffset(bufferSource(new Uint8Array(0x100000)), section, 0xed24, 6, "p") === 0x48924);
  * ```
  */
 export function fwsecOffset(
@@ -127,12 +130,13 @@ export function fwsecOffset(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readFwsec } from "./fwsec_section.ts";
  * import { bufferSource } from "../byte_source.ts";
  * const bytes = new Uint8Array(0x1000);
  * bytes[0x810] = 7;
  * const r = readFwsec(bufferSource(bytes), { offset: 0x800, size: 0x800, pcAtSize: 0x200 }, 0x210, 1, "x");
- * console.assert(r.u8(0, "x") === 7);
+ * assert(r.u8(0, "x") === 7);
  * ```
  */
 export function readFwsec(

@@ -21,13 +21,14 @@
  *
  * @example The real TU102 dump is IFR v3 with its images at 0x28600
  * ```ts
+ * import assert from "node:assert/strict";
  * import { locateRom } from "./ifr.ts";
  * import { bufferSource } from "../byte_source.ts";
  * import { forgeVbios } from "../forge/vbios.ts";
  *
  * const { bytes, layout } = forgeVbios({ ifr: 3 });
  * const rom = locateRom(bufferSource(bytes));
- * console.assert(rom.ifr?.version === 3 && rom.romOffset === layout.romOffset);
+ * assert(rom.ifr?.version === 3 && rom.romOffset === layout.romOffset);
  * ```
  *
  * @module
@@ -83,12 +84,13 @@ export interface RomLocation {
  *
  * @example A plain ROM starts at 0
  * ```ts
+ * import assert from "node:assert/strict";
  * import { locateRom } from "./ifr.ts";
  * import { bufferSource } from "../byte_source.ts";
  * import { forgeVbios } from "../forge/vbios.ts";
  *
  * const rom = locateRom(bufferSource(forgeVbios().bytes));
- * console.assert(rom.ifr === null && rom.romOffset === 0);
+ * assert(rom.ifr === null && rom.romOffset === 0);
  * ```
  */
 export function locateRom(source: ByteSource): RomLocation {

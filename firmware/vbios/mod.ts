@@ -5,12 +5,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseVbios } from "./mod.ts";
  * import { bufferSource } from "../byte_source.ts";
  * import { forgeVbios } from "../forge/vbios.ts";
  *
  * const info = parseVbios(bufferSource(forgeVbios({ ifr: 3 }).bytes));
- * console.assert(info.images.at(-1)?.kind === "nbsi" && info.fwsec !== undefined);
+ * assert(info.images.at(-1)?.kind === "nbsi" && info.fwsec !== undefined);
  * ```
  *
  * @module

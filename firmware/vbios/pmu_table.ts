@@ -23,6 +23,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findFwsecEntry, readPmuTable } from "./pmu_table.ts";
  * import { fwsecSection } from "./fwsec_section.ts";
  * import { walkRomImages } from "./rom_images.ts";
@@ -32,7 +33,7 @@
  * const { bytes, layout } = forgeVbios();
  * const src = bufferSource(bytes);
  * const table = readPmuTable(src, fwsecSection(walkRomImages(src, 0))!, layout.falconUcodeTablePtr);
- * console.assert(findFwsecEntry(table).applicationId === 0x85);
+ * assert(findFwsecEntry(table).applicationId === 0x85);
  * ```
  *
  * @module
@@ -109,6 +110,7 @@ export interface FindFwsecEntryOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readPmuTable } from "./pmu_table.ts";
  * import { fwsecSection } from "./fwsec_section.ts";
  * import { walkRomImages } from "./rom_images.ts";
@@ -118,7 +120,7 @@ export interface FindFwsecEntryOptions {
  * const { bytes, layout } = forgeVbios();
  * const src = bufferSource(bytes);
  * const table = readPmuTable(src, fwsecSection(walkRomImages(src, 0))!, layout.falconUcodeTablePtr);
- * console.assert(table.offset === layout.pmuTableOffset && table.entries.length === table.entryCount);
+ * assert(table.offset === layout.pmuTableOffset && table.entries.length === table.entryCount);
  * ```
  */
 export function readPmuTable(
@@ -175,11 +177,12 @@ export function readPmuTable(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findFwsecEntry } from "./pmu_table.ts";
  * const table = { offset: 0, version: 1, headerSize: 6, entrySize: 6, entryCount: 2, descVersion: 1, descSize: 48,
  *   entries: [{ applicationId: 0x45, targetId: 7, descPtr: 0x100 }, { applicationId: 0x85, targetId: 7, descPtr: 0x200 }] };
- * console.assert(findFwsecEntry(table).descPtr === 0x200);
- * console.assert(findFwsecEntry(table, { debug: true }).descPtr === 0x100);
+ * assert(findFwsecEntry(table).descPtr === 0x200);
+ * assert(findFwsecEntry(table, { debug: true }).descPtr === 0x100);
  * ```
  */
 export function findFwsecEntry(

@@ -24,13 +24,14 @@
  *
  * @example Walking a forged VBIOS
  * ```ts
+ * import assert from "node:assert/strict";
  * import { walkRomImages } from "./rom_images.ts";
  * import { bufferSource } from "../byte_source.ts";
  * import { forgeVbios } from "../forge/vbios.ts";
  *
  * const images = walkRomImages(bufferSource(forgeVbios().bytes), 0);
- * console.assert(images.map((i) => i.kind).join() === "pc-at,efi,fwsec,fwsec,nbsi");
- * console.assert(images.at(-1)!.last);
+ * assert(images.map((i) => i.kind).join() === "pc-at,efi,fwsec,fwsec,nbsi");
+ * assert(images.at(-1)!.last);
  * ```
  *
  * @module
@@ -168,8 +169,9 @@ export interface RomImage {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isRomSignature } from "./rom_images.ts";
- * console.assert(isRomSignature(0xaa55) && isRomSignature(0x4e56) && !isRomSignature(0x4e56 + 1));
+ * assert(isRomSignature(0xaa55) && isRomSignature(0x4e56) && !isRomSignature(0x4e56 + 1));
  * ```
  */
 export function isRomSignature(signature: number): boolean {
@@ -181,8 +183,9 @@ export function isRomSignature(signature: number): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { romImageKind } from "./rom_images.ts";
- * console.assert(romImageKind(0xe0) === "fwsec" && romImageKind(0x42) === "unknown");
+ * assert(romImageKind(0xe0) === "fwsec" && romImageKind(0x42) === "unknown");
  * ```
  */
 export function romImageKind(codeType: number): RomImageKind {
@@ -203,13 +206,14 @@ export function romImageKind(codeType: number): RomImageKind {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readRomImage } from "./rom_images.ts";
  * import { bufferSource } from "../byte_source.ts";
  * import { forgeVbios } from "../forge/vbios.ts";
  *
  * const src = bufferSource(forgeVbios().bytes);
  * const first = readRomImage(src, { offset: 0, size: src.size }, 0, 0);
- * console.assert(first.kind === "pc-at" && first.pcir.vendorId === 0x10de);
+ * assert(first.kind === "pc-at" && first.pcir.vendorId === 0x10de);
  * ```
  */
 export function readRomImage(
@@ -288,13 +292,14 @@ export function readRomImage(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { walkRomImages } from "./rom_images.ts";
  * import { bufferSource } from "../byte_source.ts";
  * import { forgeVbios } from "../forge/vbios.ts";
  *
  * const { bytes, layout } = forgeVbios({ ifr: 2, efi: false });
  * const images = walkRomImages(bufferSource(bytes), layout.romOffset);
- * console.assert(images[0].offset === layout.romOffset && images.length === 4);
+ * assert(images[0].offset === layout.romOffset && images.length === 4);
  * ```
  */
 export function walkRomImages(source: ByteSource, romOffset: number): RomImage[] {

@@ -5,12 +5,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseVbios } from "./vbios.ts";
  * import { bufferSource } from "../byte_source.ts";
  * import { forgeVbios } from "../forge/vbios.ts";
  *
  * const info = parseVbios(bufferSource(forgeVbios({ ifr: 2, descriptorVersion: 3 }).bytes));
- * console.assert(info.ifr?.version === 2 && info.fwsec?.descriptor.descriptorVersion === 3);
+ * assert(info.ifr?.version === 2 && info.fwsec?.descriptor.descriptorVersion === 3);
  * ```
  *
  * @module
@@ -40,12 +41,13 @@ export interface VbiosInfo extends VbiosLayout {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseVbios } from "./vbios.ts";
  * import { bufferSource } from "../byte_source.ts";
  * import { forgeVbios } from "../forge/vbios.ts";
  *
  * const info = parseVbios(bufferSource(forgeVbios({ version: { biosVersion: 0x90021700, biosOemVersion: 0x7b } }).bytes));
- * console.assert(info.version?.text === "90.02.17.00.7B" && info.images.length === 5);
+ * assert(info.version?.text === "90.02.17.00.7B" && info.images.length === 5);
  * ```
  */
 export function parseVbios(source: ByteSource): VbiosInfo {

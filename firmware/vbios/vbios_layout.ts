@@ -8,14 +8,15 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readVbiosLayout } from "./vbios_layout.ts";
  * import { bufferSource, countingSource } from "../byte_source.ts";
  * import { forgeVbios } from "../forge/vbios.ts";
  *
  * const src = countingSource(bufferSource(forgeVbios({ ifr: 3 }).bytes));
  * const layout = readVbiosLayout(src);
- * console.assert(layout.ifr?.version === 3 && layout.pmuTable !== undefined);
- * console.assert(src.bytesRead < 2048);
+ * assert(layout.ifr?.version === 3 && layout.pmuTable !== undefined);
+ * assert(src.bytesRead < 2048);
  * ```
  *
  * @module
@@ -66,13 +67,14 @@ export interface VbiosLayout {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readVbiosLayout } from "./vbios_layout.ts";
  * import { bufferSource } from "../byte_source.ts";
  * import { forgeVbios } from "../forge/vbios.ts";
  *
  * const { bytes, layout: forged } = forgeVbios({ ifr: 1 });
  * const layout = readVbiosLayout(bufferSource(bytes));
- * console.assert(layout.romOffset === forged.romOffset && layout.fwsecSection?.offset === forged.fwsecOffset);
+ * assert(layout.romOffset === forged.romOffset && layout.fwsecSection?.offset === forged.fwsecOffset);
  * ```
  */
 export function readVbiosLayout(source: ByteSource): VbiosLayout {
