@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { Clock } from "./clock.ts";
 import type { ConfigSpace, Device, DeviceInfo, DmaAllocator } from "./device.ts";
 import type { Mmio } from "./mmio.ts";
 
@@ -18,6 +19,7 @@ export class OpenedDevice implements Device {
     readonly config: ConfigSpace,
     readonly dma: DmaAllocator,
     readonly readOnly: boolean,
+    readonly clock: Clock,
     resources: DisposableStack,
   ) {
     this.#resources = resources;

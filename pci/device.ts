@@ -8,19 +8,24 @@
  * @example A device-shaped object in a test
  * ```ts
  * import assert from "node:assert/strict";
+ * import { ManualClock } from "./clock.ts";
  * import type { Device } from "./device.ts";
  * import { MappedMmio } from "./mmio.ts";
  *
- * function boot0(device: Pick<Device, "bar0">): number {
+ * async function boot0AfterReset(device: Pick<Device, "bar0" | "clock">): Promise<number> {
+ *   await device.clock.sleep(10); // every delay goes through the device's clock
  *   return device.bar0.read32(0x0);
  * }
- * const bar0 = new MappedMmio(new Uint32Array([0x16200a1]).buffer);
- * assert(boot0({ bar0 }) === 0x16200a1);
+ * const clock = new ManualClock();
+ * const bar0 = new MappedMmio(new Uint32Array([0x16200a1]).buffer, { clock });
+ * assert(await boot0AfterReset({ bar0, clock }) === 0x16200a1);
+ * assert(clock.now() === 10);
  * ```
  *
  * @module
  */
 
+import type { Clock } from "./clock.ts";
 import type { Mmio } from "./mmio.ts";
 
 /** Identity and placement of a PCI function, as sysfs reports it. */
@@ -140,6 +145,12 @@ export interface Device extends AsyncDisposable {
   readonly dma: DmaAllocator;
   /** Whether every write is refused. */
   readonly readOnly: boolean;
+  /**
+   * The time every wait and delay on this device uses: `bar0.poll` waits on
+   * it, and so must every fixed delay of a driver. The real backends carry
+   * {@linkcode systemClock}; a simulator carries a virtual one.
+   */
+  readonly clock: Clock;
 }
 
 /** Offsets and bits of the standard configuration header used by the backends. */

@@ -71,6 +71,12 @@ export const LOCK_UN = 8;
 
 /** `madvise` advice: do not hand these pages to a forked child (keeps DMA pages in place). */
 export const MADV_DONTFORK = 10;
+/** `mmap` flag: fault every page in at map time (first-touch cost paid up front). */
+export const MAP_POPULATE = 0x8000;
+/** `madvise` advice: back the range with transparent huge pages where possible. */
+export const MADV_HUGEPAGE = 14;
+/** `madvise` advice (Linux ≥ 5.14): populate the range writable now, without writing it. */
+export const MADV_POPULATE_WRITE = 23;
 
 /** A hint per errno name, appended to the {@linkcode OsError} message. */
 export type ErrnoHints = Readonly<Partial<Record<string, string>>>;

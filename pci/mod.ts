@@ -9,9 +9,13 @@
  * - {@linkcode openDevice}: checks that the device is an NVIDIA GPU, that no
  *   kernel GPU driver holds it when writing, and that VFIO is set up; takes a
  *   per-device lock; returns a {@linkcode Device} to hold with `await using`.
- * - {@linkcode Mmio}: `read32`, `write32`, `poll` with timeout and
- *   `AbortSignal`, via `Atomics` on the mapped BAR; {@linkcode writeBarrier}
- *   between filling DMA memory and ringing a doorbell.
+ * - {@linkcode Mmio}: `read32` (one `Atomics.load`), `write32` (one plain
+ *   32-bit store), `poll` with timeout and `AbortSignal` on the device's
+ *   {@linkcode Clock}; {@linkcode writeBarrier} between filling DMA memory
+ *   and ringing a doorbell.
+ * - {@linkcode Clock}: every wait and delay goes through `device.clock`;
+ *   {@linkcode systemClock} for hardware, {@linkcode ManualClock} for
+ *   virtual time in tests and the simulator.
  * - `libc`: the typed libc wrappers (`open`, `mmap`, `ioctl`, …) whose
  *   failures throw {@linkcode OsError} with the errno's name.
  *
@@ -60,12 +64,14 @@ export type {
   DmaBuffer,
 } from "./device.ts";
 export { PCI_CONFIG } from "./device.ts";
+export { type Clock, ManualClock, type ManualClockOptions, systemClock } from "./clock.ts";
 export {
   MappedMmio,
   type MappedMmioOptions,
   type Mmio,
   type PollOptions,
   pollValue,
+  type PollValueOptions,
   writeBarrier,
 } from "./mmio.ts";
 export { openDevice, type OpenDeviceOptions } from "./open.ts";

@@ -32,6 +32,7 @@
 import { getLogger } from "npm:@logtape/logtape@2.4.2";
 import { DeviceError } from "../errors.ts";
 import { OpenedDevice } from "./_opened_device.ts";
+import { systemClock } from "./clock.ts";
 import { FileConfigSpace } from "./config_space.ts";
 import { type Device, PCI_CONFIG } from "./device.ts";
 import { O_RDONLY, O_RDWR, openFile } from "./libc.ts";
@@ -108,7 +109,9 @@ export function openSysfsDevice(info: SysfsPciDevice, options: SysfsDeviceOption
       `${bar0Path} is ${mapping.length} bytes but the resource table says BAR0 is ${expected}`,
     );
   }
-  const bar0 = stack.use(new MappedMmio(mapping.buffer, { name: `${bdf} BAR0`, readOnly, bdf }));
+  const bar0 = stack.use(
+    new MappedMmio(mapping.buffer, { name: `${bdf} BAR0`, readOnly, bdf, clock: systemClock }),
+  );
 
   const configPath = `${info.path}/config`;
   const configFile = stack.use(openFile(configPath, readOnly ? O_RDONLY : O_RDWR, 0, ROOT_HINTS));
@@ -143,5 +146,5 @@ export function openSysfsDevice(info: SysfsPciDevice, options: SysfsDeviceOption
     size: mapping.length,
     mode: readOnly ? "read-only" : "read-write",
   });
-  return new OpenedDevice(info, bar0, config, dma, readOnly, stack.move());
+  return new OpenedDevice(info, bar0, config, dma, readOnly, systemClock, stack.move());
 }

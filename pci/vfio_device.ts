@@ -37,6 +37,7 @@
 import { getLogger } from "npm:@logtape/logtape@2.4.2";
 import { DeviceError } from "../errors.ts";
 import { OpenedDevice } from "./_opened_device.ts";
+import { systemClock } from "./clock.ts";
 import { FileConfigSpace } from "./config_space.ts";
 import { type Device, PCI_CONFIG } from "./device.ts";
 import { DEFAULT_IOVA_WINDOW, intersectRanges, IovaAllocator, type IovaRange } from "./iova.ts";
@@ -278,7 +279,9 @@ export async function openVfioDevice(
       path: `${device.path} BAR0`,
     }),
   );
-  const bar0 = stack.use(new MappedMmio(mapping.buffer, { name: `${bdf} BAR0`, readOnly, bdf }));
+  const bar0 = stack.use(
+    new MappedMmio(mapping.buffer, { name: `${bdf} BAR0`, readOnly, bdf, clock: systemClock }),
+  );
   const config = stack.use(
     new FileConfigSpace(device.fd, {
       base: configRegion.offset,
@@ -315,5 +318,5 @@ export async function openVfioDevice(
     size: mapping.length,
     mode: readOnly ? "read-only" : "read-write",
   });
-  return new OpenedDevice(info, bar0, config, dma, readOnly, stack.move());
+  return new OpenedDevice(info, bar0, config, dma, readOnly, systemClock, stack.move());
 }

@@ -1,12 +1,25 @@
 /**
  * DMA memory behind an IOMMU: anonymous memory (huge pages when the size is
  * a multiple of 2 MiB, small pages otherwise), kept out of forked children,
- * locked, and mapped at an IOVA from an {@linkcode IovaAllocator} through a
+ * and mapped at an IOVA from an {@linkcode IovaAllocator} through a
  * {@linkcode DmaMapper} (the VFIO container in practice, a recorder in tests).
  *
+ * The memory is not `mlock`ed: `VFIO_IOMMU_MAP_DMA` pins the pages itself
+ * and charges them to `RLIMIT_MEMLOCK`. In the kernel's
+ * `drivers/vfio/vfio_iommu_type1.c`, `vfio_pin_pages_remote()` pins each
+ * page (`pin_user_pages`/`get_user_pages` with `FOLL_LONGTERM`), checks
+ * `mm->locked_vm` plus the new pages against `RLIMIT_MEMLOCK`, and
+ * `vfio_lock_acct()` adds them to `mm->locked_vm` (directly in older
+ * kernels, through `__account_locked_vm()` in `mm/util.c` in current ones).
+ * `mlock(2)` charges the same counter (`mm/mlock.c`: `do_mlock()` checks
+ * `mm->locked_vm`, `mlock_fixup()` adds to it), and type1 does not look for
+ * `VM_LOCKED`. So an `mlock` before the map counts every page twice, and a
+ * user without `CAP_IPC_LOCK` would hit the limit at half the memory. A
+ * pinned page stays resident and in place, which is all the device needs.
+ *
  * Each buffer is a `Disposable` that undoes exactly what was done, in reverse:
- * IOMMU unmap, IOVA release, munlock, munmap. A failure half-way through an
- * allocation undoes the steps already taken.
+ * IOMMU unmap (which unpins and uncharges), IOVA release, munmap. A failure
+ * half-way through an allocation undoes the steps already taken.
  *
  * @example With a mapper that only records (no IOMMU needed)
  * ```ts
@@ -27,15 +40,7 @@
 import { DeviceError, FalconryError } from "../errors.ts";
 import type { DmaAllocator, DmaAllocOptions, DmaBuffer } from "./device.ts";
 import type { IovaAllocator } from "./iova.ts";
-import {
-  ioctl,
-  type IoctlFunction,
-  MADV_DONTFORK,
-  madvise,
-  mlock,
-  munlock,
-  pageSize,
-} from "./libc.ts";
+import { ioctl, type IoctlFunction, MADV_DONTFORK, madvise, pageSize } from "./libc.ts";
 import { HUGE_PAGE_SIZE, Mapping } from "./mapping.ts";
 import { decodeDmaUnmap, encodeDmaMap, encodeDmaUnmap, VFIO_IOCTL } from "./vfio_abi.ts";
 
@@ -56,6 +61,7 @@ export interface DmaMapper {
   unmap(iova: bigint, size: bigint): void;
 }
 
+/** VFIO_IOMMU_MAP_DMA fails with ENOMEM when pinning would pass RLIMIT_MEMLOCK. */
 const LOCKED_MEMORY_HINT =
   "raise the locked-memory limit (`ulimit -l unlimited`, or LimitMEMLOCK=infinity for a service)";
 
@@ -228,8 +234,8 @@ export class IommuDmaAllocator implements DmaAllocator, Disposable {
     // A forked child (Deno.Command) must not share these pages copy-on-write: a write by
     // this process would then move it to a fresh page the device does not see.
     madvise(memory.pointer, length, MADV_DONTFORK);
-    mlock(memory.pointer, length, { ENOMEM: LOCKED_MEMORY_HINT, EPERM: LOCKED_MEMORY_HINT });
-    stack.defer(() => munlock(memory.pointer, length));
+    // No mlock: MAP_DMA pins the pages and charges RLIMIT_MEMLOCK itself; an mlock would
+    // charge them a second time (see the module comment).
     const align = Math.max(options.align ?? page, memory.hugePages ? HUGE_PAGE_SIZE : page);
     const iova = this.#iova.alloc(length, align);
     stack.defer(() => void this.#iova.free(iova));

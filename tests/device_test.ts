@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ManualClock } from "../pci/clock.ts";
 import type { Device } from "../pci/device.ts";
 import { PCI_CONFIG } from "../pci/device.ts";
 import { MappedMmio } from "../pci/mmio.ts";
@@ -27,7 +28,8 @@ Deno.test("PCI_CONFIG offsets and bits match linux/pci_regs.h", () => {
 });
 
 Deno.test("an object with the Device shape can stand in for hardware", async () => {
-  const bar0 = new MappedMmio(new ArrayBuffer(0x1000), { name: "sim BAR0" });
+  const clock = new ManualClock();
+  const bar0 = new MappedMmio(new ArrayBuffer(0x1000), { name: "sim BAR0", clock });
   let disposed = false;
   const sim: Device = {
     info: {
@@ -59,6 +61,7 @@ Deno.test("an object with the Device shape can stand in for hardware", async () 
       },
     },
     readOnly: false,
+    clock,
     [Symbol.asyncDispose]() {
       disposed = true;
       return Promise.resolve();
@@ -70,6 +73,10 @@ Deno.test("an object with the Device shape can stand in for hardware", async () 
     using buffer = device.dma.alloc(64);
     assert.equal(buffer.bytes.length, 64);
     assert.equal(device.config.read16(0), 0x10de);
+    // Waits go through the device's clock: a 100 ms poll on a virtual clock is instant.
+    await assert.rejects(device.bar0.poll(0x20, (v) => v === 1, { timeoutMs: 100 }), /timed out/);
+    await device.clock.sleep(5);
+    assert.equal(device.clock.now(), 105);
   }
   assert.ok(disposed);
 });

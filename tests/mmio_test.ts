@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { DeviceError, HardwareTimeoutError } from "../errors.ts";
+import { ManualClock, systemClock } from "../pci/clock.ts";
 import { mapFile } from "../pci/mapping.ts";
 import { MappedMmio, pollValue, writeBarrier } from "../pci/mmio.ts";
 
@@ -121,11 +122,35 @@ Deno.test("poll returns the value once the predicate holds", async () => {
   using b = mapFile(path);
   const device = new MappedMmio(a.buffer);
   const bar0 = new MappedMmio(b.buffer);
+  assert.equal(bar0.clock, systemClock, "the default clock is the system clock");
+  let reads = 0;
   setTimeout(() => device.write32(0x10, 0x8000_0001), 20);
-  const t0 = performance.now();
-  const value = await bar0.poll(0x10, (v) => (v & 1) === 1, { timeoutMs: 2000, intervalMs: 1 });
+  const value = await bar0.poll(0x10, (v) => {
+    reads++;
+    return (v & 1) === 1;
+  }, { timeoutMs: 2000, intervalMs: 1 });
   assert.equal(value, 0x80000001);
-  assert.ok(performance.now() - t0 >= 15);
+  assert.ok(reads >= 2, "the value was not there at the first read: the poll waited");
+});
+
+Deno.test("poll on a virtual clock: the register turns ready after 7 ms of modelled time", async () => {
+  const clock = new ManualClock();
+  const memory = new ArrayBuffer(0x100);
+  const bar0 = new MappedMmio(memory, { clock });
+  const device = new MappedMmio(memory);
+  let reads = 0;
+  const value = await bar0.poll(0x20, (v) => {
+    reads++;
+    if (clock.now() >= 7) device.write32(0x20, 0x1); // the simulated hardware finishes
+    return v === 1;
+  }, { timeoutMs: 2000, intervalMs: 1 });
+  assert.equal(value, 1);
+  assert.equal(
+    reads,
+    9,
+    "reads at 0…7 ms see 0; the write lands at 7 ms, the read at 8 ms sees it",
+  );
+  assert.equal(clock.now(), 8);
 });
 
 Deno.test("poll with intervalMs 0 spins but still lets timers run", async () => {
@@ -134,18 +159,27 @@ Deno.test("poll with intervalMs 0 spins but still lets timers run", async () => 
   assert.equal(await bar0.poll(8, (v) => v === 7, { timeoutMs: 2000, intervalMs: 0 }), 7);
 });
 
-Deno.test("poll times out with the last value and the register name", async () => {
-  const bar0 = new MappedMmio(new ArrayBuffer(0x200), { name: "0000:01:00.0 BAR0" });
+Deno.test("poll times out after exactly the modelled time, with the last value and the register name", async () => {
+  const clock = new ManualClock();
+  const bar0 = new MappedMmio(new ArrayBuffer(0x200), { name: "0000:01:00.0 BAR0", clock });
   bar0.write32(0x100, 0x10);
-  const t0 = performance.now();
-  await assert.rejects(bar0.poll(0x100, (v) => v === 0, { timeoutMs: 30 }), (e: unknown) => {
-    assert.ok(e instanceof HardwareTimeoutError);
-    assert.equal(e.lastValue, 0x10);
-    assert.equal(e.timeoutMs, 30);
-    assert.equal(e.register, "0000:01:00.0 BAR0+0x100");
-    return true;
-  });
-  assert.ok(performance.now() - t0 >= 29);
+  let reads = 0;
+  await assert.rejects(
+    bar0.poll(0x100, (v) => {
+      reads++;
+      return v === 0;
+    }, { timeoutMs: 30 }),
+    (e: unknown) => {
+      assert.ok(e instanceof HardwareTimeoutError);
+      assert.equal(e.lastValue, 0x10);
+      assert.equal(e.timeoutMs, 30);
+      assert.equal(e.register, "0000:01:00.0 BAR0+0x100");
+      return true;
+    },
+  );
+  assert.equal(clock.now(), 30, "30 ms of virtual time, no more");
+  assert.equal(reads, 31, "one read a millisecond from 0 to 29 ms, and one more at the deadline");
+  assert.equal(clock.sleeps, 30);
   await assert.rejects(
     bar0.poll(0x100, () => false, {
       timeoutMs: 5,
@@ -159,13 +193,18 @@ Deno.test("poll times out with the last value and the register name", async () =
 Deno.test("poll honours an AbortSignal, before and during the wait", async () => {
   const bar0 = new MappedMmio(new ArrayBuffer(16));
   const controller = new AbortController();
+  let reads = 0;
   setTimeout(() => controller.abort(new Error("user pressed ^C")), 15);
-  const t0 = performance.now();
+  // A 60 s interval: the poll rejects only because the abort interrupts the sleep (and the
+  // test's timer sanitizer shows that the sleep's timer was cleared).
   await assert.rejects(
-    bar0.poll(0, () => false, { timeoutMs: 5000, intervalMs: 50, signal: controller.signal }),
+    bar0.poll(0, () => {
+      reads++;
+      return false;
+    }, { timeoutMs: 120_000, intervalMs: 60_000, signal: controller.signal }),
     /user pressed \^C/,
   );
-  assert.ok(performance.now() - t0 < 45, "abort interrupts the sleep");
+  assert.equal(reads, 1, "aborted during the first sleep");
   await assert.rejects(
     bar0.poll(0, () => true, { signal: AbortSignal.abort(new Error("already")) }),
     /already/,
@@ -183,11 +222,62 @@ Deno.test("poll rejects bad offsets and options without waiting", async () => {
 });
 
 Deno.test("pollValue checks once more after the deadline", async () => {
+  const clock = new ManualClock();
   let reads = 0;
   // The first read fails; the sleep is clipped to the 5 ms deadline; the read after it,
-  // already past the deadline, succeeds and wins over the timeout.
-  const value = await pollValue(() => ++reads, (v) => v === 2, { timeoutMs: 5, intervalMs: 20 });
+  // at the deadline, succeeds and wins over the timeout.
+  const value = await pollValue(() => ++reads, (v) => v === 2, {
+    timeoutMs: 5,
+    intervalMs: 20,
+    clock,
+  });
   assert.equal(value, 2);
+  assert.equal(clock.now(), 5);
+});
+
+Deno.test("pollValue waits only on its clock: intervals are clipped to the deadline", async () => {
+  const clock = new ManualClock({ start: 1000 });
+  const readTimes: number[] = [];
+  await assert.rejects(
+    pollValue(() => readTimes.push(clock.now()), () => false, {
+      timeoutMs: 30,
+      intervalMs: 7,
+      clock,
+    }),
+    HardwareTimeoutError,
+  );
+  assert.deepEqual(readTimes, [1000, 1007, 1014, 1021, 1028, 1030]);
+});
+
+Deno.test("pollValue with intervalMs 0 reads 1000 times per modelled millisecond", async () => {
+  const clock = new ManualClock();
+  let reads = 0;
+  await assert.rejects(
+    pollValue(() => ++reads, () => false, { timeoutMs: 5, intervalMs: 0, clock }),
+    HardwareTimeoutError,
+  );
+  assert.equal(clock.now(), 5);
+  assert.equal(reads, 5 * 1000 + 1, "five slices of 1000 reads, and one at the deadline");
+  assert.equal(clock.sleeps, 5);
+});
+
+Deno.test("pollValue on a virtual clock stops at an abort without advancing further", async () => {
+  const clock = new ManualClock();
+  const controller = new AbortController();
+  let reads = 0;
+  await assert.rejects(
+    pollValue(
+      () => {
+        if (++reads === 4) controller.abort(new Error("stop"));
+        return 0;
+      },
+      () => false,
+      { timeoutMs: 1000, intervalMs: 10, signal: controller.signal, clock },
+    ),
+    /stop/,
+  );
+  assert.equal(reads, 4);
+  assert.equal(clock.now(), 30, "the sleep after the fourth read never happened");
 });
 
 Deno.test("after dispose every access throws 'closed'", () => {

@@ -15,6 +15,8 @@ Deno.test("mod.ts exports the public API", () => {
       "MappedMmio",
       "pollValue",
       "writeBarrier",
+      "systemClock",
+      "ManualClock",
       "lockDevice",
       "DeviceLock",
       "IovaAllocator",

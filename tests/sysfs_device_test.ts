@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { DeviceError, OsError } from "../errors.ts";
+import { systemClock } from "../pci/clock.ts";
 import { lockDevice } from "../pci/lock.ts";
+import type { MappedMmio } from "../pci/mmio.ts";
 import { openDevice } from "../pci/open.ts";
 import { readPciDevice } from "../pci/sysfs.ts";
 import { openSysfsDevice } from "../pci/sysfs_device.ts";
@@ -60,6 +62,8 @@ Deno.test("read-write over sysfs on an unbound GPU: writes reach resource0 and c
       lockDir,
     });
     assert.equal(gpu.readOnly, false);
+    assert.equal(gpu.clock, systemClock, "a real backend carries the system clock");
+    assert.equal((gpu.bar0 as MappedMmio).clock, systemClock, "and its BAR polls on it");
     gpu.bar0.write32(0x1700, 0x00010000);
     assert.equal(gpu.bar0.read32(0x1700), 0x00010000);
     gpu.config.write16(4, 0x0006);

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { DeviceError, OsError } from "../errors.ts";
+import { systemClock } from "../pci/clock.ts";
 import { type IoctlFunction, O_RDWR, open } from "../pci/libc.ts";
 import { lockDevice } from "../pci/lock.ts";
+import type { MappedMmio } from "../pci/mmio.ts";
 import { readPciDevice } from "../pci/sysfs.ts";
 import {
   decodeDmaMap,
@@ -230,6 +232,8 @@ Deno.test("VFIO open follows the kernel's order and releases everything in rever
     "group, device, lock and container are open",
   );
 
+  assert.equal(gpu.clock, systemClock, "a real backend carries the system clock");
+  assert.equal((gpu.bar0 as MappedMmio).clock, systemClock, "and its BAR polls on it");
   assert.equal(gpu.bar0.size, BAR0_SIZE);
   assert.equal(gpu.bar0.read32(0), 0x172000a1);
   gpu.bar0.write32(0x1000, 0xabcd);
