@@ -11,6 +11,9 @@
  */
 
 import { FalconryError } from "../errors.ts";
+import type { BooterLayout } from "../firmware/booter.ts";
+
+export type { BooterLayout };
 
 /** GPU architecture, named as nova-core and NVIDIA name them. */
 export type Architecture =
@@ -37,6 +40,90 @@ export type ChipFamily =
 
 /** How the GSP is started: by Booter on SEC2, or by the FSP's chain of trust. */
 export type BootPath = "sec2" | "fsp";
+
+/**
+ * Which falcon HAL drives a chip's falcons, named after the first chip of
+ * each style: `tu102` (Turing and GA100: PIO loading, no core select, no
+ * boot-ROM registers, no signature fuses), `ga102` (GA10x and Ada: DMA
+ * loading, core select through BCR_CTRL, boot-ROM parameters, per-ucode
+ * signature fuses) and `gh100` (Hopper and Blackwell: the GA102 style with
+ * GH100's register layouts, such as HWCFG2 and ENGINE.RESET_STATUS).
+ */
+export type FalconHal = "tu102" | "ga102" | "gh100";
+
+/** What a falcon HAL does: every per-HAL fact derives from the family's {@linkcode FalconHal}. */
+export interface FalconHalInfo {
+  /** HAL name. */
+  readonly name: FalconHal;
+  /** How images reach IMEM/DMEM: PIO through IMEMD/DMEMD, or the falcon's DMA engine. */
+  readonly loadMethod: "pio" | "dma";
+  /** Whether the signature fuse registers are read (`NV_FUSE_OPT_FPF_*_UCODE*_VERSION`); the TU102 HAL uses version 0. */
+  readonly readsSignatureFuses: boolean;
+  /** Whether the boot-ROM parameters (BROM_PARAADDR, ENGIDMASK, CURR_UCODE_ID, MOD_SEL) are programmed. */
+  readonly programsBrom: boolean;
+  /** Whether a reset selects the Falcon core through `RISCV_BCR_CTRL.CORE_SELECT`. */
+  readonly selectsCore: boolean;
+  /** Whether a reset first polls `HWCFG2.RESET_READY` and waits on `HWCFG2.MEM_SCRUBBING` (else on DMACTL). */
+  readonly resetWaitsOnHwcfg2: boolean;
+  /** Which register says a RISC-V core runs. */
+  readonly riscvActiveRegister:
+    | "NV_PRISCV_RISCV_CORE_SWITCH_RISCV_STATUS"
+    | "NV_PRISCV_RISCV_CPUCTL";
+  /** FWSEC is loaded through the generic bootloader (the HAL cannot DMA an HS image itself). */
+  readonly fwsecNeedsBootloader: boolean;
+  /** The Booter load layout (`firmware/booter.ts`), where the chip boots through Booter. */
+  readonly booterLayout: BooterLayout;
+}
+
+/**
+ * The falcon HALs, from nova-core's `falcon/hal/{tu102,ga102}.rs` (see
+ * `../shared/reference/nova-core-boot.md` §1.2, §3.6) and NVIDIA's
+ * `kernel_falcon_{tu102,ga102,gh100}.c`. nova-core drives Hopper and
+ * Blackwell with its GA102 HAL; `gh100` differs from `ga102` only in the
+ * register layouts that `registers/` keeps as variants.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FALCON_HALS } from "./chips.ts";
+ * assert(FALCON_HALS.tu102.loadMethod === "pio" && FALCON_HALS.ga102.programsBrom);
+ * ```
+ */
+export const FALCON_HALS: Readonly<Record<FalconHal, FalconHalInfo>> = Object.freeze({
+  tu102: {
+    name: "tu102",
+    loadMethod: "pio",
+    readsSignatureFuses: false,
+    programsBrom: false,
+    selectsCore: false,
+    resetWaitsOnHwcfg2: false,
+    riscvActiveRegister: "NV_PRISCV_RISCV_CORE_SWITCH_RISCV_STATUS",
+    fwsecNeedsBootloader: true,
+    booterLayout: "tu102",
+  },
+  ga102: {
+    name: "ga102",
+    loadMethod: "dma",
+    readsSignatureFuses: true,
+    programsBrom: true,
+    selectsCore: true,
+    resetWaitsOnHwcfg2: true,
+    riscvActiveRegister: "NV_PRISCV_RISCV_CPUCTL",
+    fwsecNeedsBootloader: false,
+    booterLayout: "ga102",
+  },
+  gh100: {
+    name: "gh100",
+    loadMethod: "dma",
+    readsSignatureFuses: true,
+    programsBrom: true,
+    selectsCore: true,
+    resetWaitsOnHwcfg2: true,
+    riscvActiveRegister: "NV_PRISCV_RISCV_CPUCTL",
+    fwsecNeedsBootloader: false,
+    booterLayout: "ga102",
+  },
+});
 
 /** One architecture: its `BOOT_42` architecture code. */
 export interface ArchitectureInfo {
@@ -82,12 +169,21 @@ export interface FamilyInfo {
   readonly gspSignatureSection: string;
   /** The confidential-computing variant of the signature section, where the image has one. */
   readonly gspCcSignatureSection?: string;
-  /** FWSEC runs through the generic bootloader (Turing, GA100). */
+  /** The falcon HAL; everything the HAL decides comes from {@linkcode FALCON_HALS}. */
+  readonly falconHal: FalconHal;
+  /** FWSEC runs through the generic bootloader (derived from the falcon HAL: Turing, GA100). */
   readonly fwsecNeedsBootloader: boolean;
   /** FRTS region size in bytes (0 on GA100, which runs no FWSEC-FRTS). */
   readonly frtsSize: number;
-  /** Falcon loading method: PIO (TU102 HAL) or DMA (GA102 HAL). */
-  readonly falconLoad: "pio" | "dma";
+}
+
+type FamilyFacts = Omit<FamilyInfo, "fwsecNeedsBootloader">;
+
+function family(facts: FamilyFacts): FamilyInfo {
+  return Object.freeze({
+    ...facts,
+    fwsecNeedsBootloader: FALCON_HALS[facts.falconHal].fwsecNeedsBootloader,
+  });
 }
 
 /**
@@ -101,74 +197,66 @@ export interface FamilyInfo {
  * assert(FAMILIES.ga100.gspSignatureSection === ".fwsignature_ga100");
  * ```
  */
-export const FAMILIES: Readonly<Record<ChipFamily, FamilyInfo>> = {
-  tu10x: {
+export const FAMILIES: Readonly<Record<ChipFamily, FamilyInfo>> = Object.freeze({
+  tu10x: family({
     name: "tu10x",
     bootPath: "sec2",
     gspSignatureSection: ".fwsignature_tu10x",
-    fwsecNeedsBootloader: true,
     frtsSize: 0x100000,
-    falconLoad: "pio",
-  },
-  tu11x: {
+    falconHal: "tu102",
+  }),
+  tu11x: family({
     name: "tu11x",
     bootPath: "sec2",
     gspSignatureSection: ".fwsignature_tu11x",
-    fwsecNeedsBootloader: true,
     frtsSize: 0x100000,
-    falconLoad: "pio",
-  },
-  ga100: {
+    falconHal: "tu102",
+  }),
+  ga100: family({
     name: "ga100",
     bootPath: "sec2",
     gspSignatureSection: ".fwsignature_ga100",
-    fwsecNeedsBootloader: true,
     frtsSize: 0,
-    falconLoad: "pio",
-  },
-  ga10x: {
+    falconHal: "tu102",
+  }),
+  ga10x: family({
     name: "ga10x",
     bootPath: "sec2",
     gspSignatureSection: ".fwsignature_ga10x",
-    fwsecNeedsBootloader: false,
     frtsSize: 0x100000,
-    falconLoad: "dma",
-  },
-  ad10x: {
+    falconHal: "ga102",
+  }),
+  ad10x: family({
     name: "ad10x",
     bootPath: "sec2",
     gspSignatureSection: ".fwsignature_ad10x",
-    fwsecNeedsBootloader: false,
     frtsSize: 0x100000,
-    falconLoad: "dma",
-  },
-  gh100: {
+    falconHal: "ga102",
+  }),
+  gh100: family({
     name: "gh100",
     bootPath: "fsp",
     gspSignatureSection: ".fwsignature_gh100",
     gspCcSignatureSection: ".fwsignature_cc_gh100",
-    fwsecNeedsBootloader: false,
     frtsSize: 0x100000,
-    falconLoad: "dma",
-  },
-  gb10x: {
+    falconHal: "gh100",
+  }),
+  gb10x: family({
     name: "gb10x",
     bootPath: "fsp",
     gspSignatureSection: ".fwsignature_gb10x",
     gspCcSignatureSection: ".fwsignature_cc_gb10x",
-    fwsecNeedsBootloader: false,
     frtsSize: 0x100000,
-    falconLoad: "dma",
-  },
-  gb20x: {
+    falconHal: "gh100",
+  }),
+  gb20x: family({
     name: "gb20x",
     bootPath: "fsp",
     gspSignatureSection: ".fwsignature_gb20x",
-    fwsecNeedsBootloader: false,
     frtsSize: 0x100000,
-    falconLoad: "dma",
-  },
-};
+    falconHal: "gh100",
+  }),
+});
 
 /** One chip. */
 export interface ChipInfo {
@@ -300,4 +388,73 @@ export function gspSignatureSectionOf(chip: ChipInfo, options: GspSignatureOptio
     );
   }
   return family.gspCcSignatureSection;
+}
+
+/**
+ * The falcon HAL facts for a chip: load method, fuses, boot ROM, core select.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { chipByName, falconHalOf } from "./chips.ts";
+ * assert(falconHalOf(chipByName("ga100")!).loadMethod === "pio");
+ * assert(falconHalOf(chipByName("ad102")!).name === "ga102");
+ * assert(falconHalOf(chipByName("gb202")!).name === "gh100");
+ * ```
+ */
+export function falconHalOf(chip: ChipInfo): FalconHalInfo {
+  return FALCON_HALS[FAMILIES[chip.family].falconHal];
+}
+
+/**
+ * The Booter load layout of a chip (`"tu102"` for Turing and GA100,
+ * `"ga102"` for GA10x and Ada), from its falcon HAL.
+ *
+ * @throws {FalconryError} For Hopper and Blackwell, which boot through the FSP and run no Booter.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { booterLayoutOf, chipByName } from "./chips.ts";
+ * assert(booterLayoutOf(chipByName("ga100")!) === "tu102");
+ * assert(booterLayoutOf(chipByName("ga102")!) === "ga102");
+ * assert.throws(() => booterLayoutOf(chipByName("gh100")!), /no Booter/);
+ * ```
+ */
+export function booterLayoutOf(chip: ChipInfo): BooterLayout {
+  const family = FAMILIES[chip.family];
+  if (family.bootPath !== "sec2") {
+    throw new FalconryError(
+      `${chip.name} boots the GSP through the FSP and runs no Booter, so it has no Booter layout`,
+    );
+  }
+  return FALCON_HALS[family.falconHal].booterLayout;
+}
+
+/**
+ * The families, oldest first, for which `test` holds.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { familiesWhere } from "./chips.ts";
+ * assert.deepEqual(familiesWhere((f) => f.falconHal === "tu102"), ["tu10x", "tu11x", "ga100"]);
+ * ```
+ */
+export function familiesWhere(test: (family: FamilyInfo) => boolean): ChipFamily[] {
+  return Object.values(FAMILIES).filter(test).map((f) => f.name);
+}
+
+/**
+ * The families that have a chip of architecture `arch`, oldest first.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { familiesOfArchitecture } from "./chips.ts";
+ * assert.deepEqual(familiesOfArchitecture("turing"), ["tu10x", "tu11x"]);
+ * ```
+ */
+export function familiesOfArchitecture(arch: Architecture): ChipFamily[] {
+  return familiesWhere((f) => CHIPS.some((c) => c.family === f.name && c.arch === arch));
 }

@@ -1,39 +1,41 @@
 /**
  * Private helpers for writing the register tables: `defineBlock`, the chip
- * family groups the tables use, and short builders for source paths and
- * one-bit fields.
+ * family groups the tables use (computed from the chip table's boot path,
+ * falcon HAL and architecture, never written as lists), and short builders
+ * for source paths and one-bit fields.
  *
  * @module
  */
 
-import type { ChipFamily } from "../chips/chips.ts";
-import type { Block, FieldDef, RegisterBlock, RegisterDef, RegisterSpec } from "./register.ts";
+import { type ChipFamily, familiesOfArchitecture, familiesWhere } from "../chips/chips.ts";
+import type {
+  Block,
+  FieldDef,
+  FieldMap,
+  FieldName,
+  RegisterBlock,
+  RegisterDef,
+  RegisterSpec,
+} from "./register.ts";
 
 /** Every family, oldest first. */
-export const ALL_FAMILIES: readonly ChipFamily[] = [
-  "tu10x",
-  "tu11x",
-  "ga100",
-  "ga10x",
-  "ad10x",
-  "gh100",
-  "gb10x",
-  "gb20x",
-];
+export const ALL_FAMILIES: readonly ChipFamily[] = familiesWhere(() => true);
 /** Turing. */
-export const TURING: readonly ChipFamily[] = ["tu10x", "tu11x"];
+export const TURING: readonly ChipFamily[] = familiesOfArchitecture("turing");
 /** Chips booted through SEC2 and Booter (Turing, Ampere, Ada). */
-export const SEC2_PATH: readonly ChipFamily[] = ["tu10x", "tu11x", "ga100", "ga10x", "ad10x"];
+export const SEC2_PATH: readonly ChipFamily[] = familiesWhere((f) => f.bootPath === "sec2");
 /** Chips booted through the FSP chain of trust (Hopper, Blackwell). */
-export const FSP_PATH: readonly ChipFamily[] = ["gh100", "gb10x", "gb20x"];
+export const FSP_PATH: readonly ChipFamily[] = familiesWhere((f) => f.bootPath === "fsp");
 /** GA100 and everything after it. */
-export const GA100_ON: readonly ChipFamily[] = ALL_FAMILIES.slice(2);
-/** GA102 and everything after it (GA100 excluded). */
-export const GA102_ON: readonly ChipFamily[] = ALL_FAMILIES.slice(3);
-/** GA10x and Ada, the chips the GA102 falcon HAL was written for. */
-export const GA10X_AD10X: readonly ChipFamily[] = ["ga10x", "ad10x"];
-/** Turing and GA100, the chips of nova-core's TU102 falcon HAL. */
-export const TU102_HAL: readonly ChipFamily[] = ["tu10x", "tu11x", "ga100"];
+export const GA100_ON: readonly ChipFamily[] = ALL_FAMILIES.filter((f) => !TURING.includes(f));
+/** Turing and GA100, the chips of the TU102 falcon HAL. */
+export const TU102_HAL: readonly ChipFamily[] = familiesWhere((f) => f.falconHal === "tu102");
+/** GA10x and Ada, the chips of the GA102 falcon HAL. */
+export const GA10X_AD10X: readonly ChipFamily[] = familiesWhere((f) => f.falconHal === "ga102");
+/** Hopper and Blackwell, the chips of the GH100 falcon HAL (GH100 register layouts). */
+export const GH100_HAL: readonly ChipFamily[] = familiesWhere((f) => f.falconHal === "gh100");
+/** GA102 and everything after it (GA100 excluded): every HAL but TU102's. */
+export const GA102_ON: readonly ChipFamily[] = ALL_FAMILIES.filter((f) => !TU102_HAL.includes(f));
 
 /** A path in NVIDIA's open-gpu-kernel-modules `published` headers (read at 595.45.04). */
 export function published(path: string): string {
@@ -46,17 +48,21 @@ export function novaCore(path: string): string {
 }
 
 /** A one-bit field, optionally with named values. */
-export function bit(name: string, at: number, values?: Record<number, string>): FieldDef {
+export function bit<const N extends string>(
+  name: N,
+  at: number,
+  values?: Record<number, string>,
+): FieldDef<N> {
   return values ? { name, hi: at, lo: at, values } : { name, hi: at, lo: at };
 }
 
 /** A multi-bit field `hi:lo`. */
-export function bits(
-  name: string,
+export function bits<const N extends string>(
+  name: N,
   hi: number,
   lo: number,
   values?: Record<number, string>,
-): FieldDef {
+): FieldDef<N> {
   return values ? { name, hi, lo, values } : { name, hi, lo };
 }
 
@@ -72,15 +78,17 @@ function freeze<T>(value: T): T {
 }
 
 /**
- * Name every spec of a block after its key, tag it with the block and freeze it.
+ * Name every spec of a block after its key, tag it with the block and freeze
+ * it. The block's {@linkcode FieldMap} `M` is given explicitly: TypeScript
+ * then rejects a field name the map does not list.
  */
-export function defineBlock<K extends string>(
+export function defineBlock<M extends FieldMap>(
   block: Block,
-  specs: { readonly [P in K]: RegisterSpec },
-): RegisterBlock<K> {
-  const out = {} as Record<K, RegisterDef>;
-  for (const name of Object.keys(specs) as K[]) {
+  specs: { readonly [P in keyof M]: RegisterSpec<FieldName<M[P]>> },
+): RegisterBlock<M> {
+  const out = {} as Record<keyof M, RegisterDef>;
+  for (const name of Object.keys(specs) as (keyof M & string)[]) {
     out[name] = freeze({ name, block, ...specs[name] });
   }
-  return Object.freeze(out);
+  return Object.freeze(out) as RegisterBlock<M>;
 }

@@ -35,8 +35,8 @@ import {
   bit,
   bits,
   defineBlock,
-  FSP_PATH,
   GA10X_AD10X,
+  GH100_HAL,
   novaCore,
   published,
   TRUE_FALSE,
@@ -44,32 +44,72 @@ import {
 } from "./_define.ts";
 import type { FieldDef, RegisterBlock } from "./register.ts";
 
+/**
+ * Field names of the falcon core registers (`?NAME`: only some families' layouts have it).
+ */
+export type FalconFields = {
+  NV_PFALCON_FALCON_IRQSCLR: "HALT" | "SWGEN0";
+  NV_PFALCON_FALCON_IRQSTAT: "HALT" | "SWGEN0";
+  NV_PFALCON_FALCON_MAILBOX0: "DATA";
+  NV_PFALCON_FALCON_MAILBOX1: "DATA";
+  NV_PFALCON_FALCON_OS: "VERSION";
+  NV_PFALCON_FALCON_RM: "VALUE";
+  NV_PFALCON_FALCON_HWCFG2:
+    | "RISCV"
+    | "?MEM_SCRUBBING"
+    | "?RESET_READY"
+    | "?SHA"
+    | "?BMEM"
+    | "?PKCBOOT"
+    | "?DBGMODE"
+    | "?KMEM"
+    | "?HSCODE_REVOCATION"
+    | "?STRAP_FUN"
+    | "?VHR"
+    | "?HS"
+    | "?SECUREBUS"
+    | "?RISCV_PL3_DISABLE"
+    | "?RISCV_BR_PRIV_LOCKDOWN"
+    | "?BOOT_FROM_HS"
+    | "?RISCV_BR_ADPAIR"
+    | "?SCP"
+    | "?GDMA"
+    | "?SE_LITE"
+    | "?PRGN_RSVD_FUSE";
+  NV_PFALCON_FALCON_CPUCTL: "STARTCPU" | "HALTED" | "ALIAS_EN";
+  NV_PFALCON_FALCON_BOOTVEC: "VALUE";
+  NV_PFALCON_FALCON_HWCFG: "IMEM_SIZE";
+  NV_PFALCON_FALCON_DMACTL:
+    | "REQUIRE_CTX"
+    | "DMEM_SCRUBBING"
+    | "IMEM_SCRUBBING"
+    | "DMAQ_NUM"
+    | "SECURE_STAT";
+  NV_PFALCON_FALCON_DMATRFBASE: "BASE";
+  NV_PFALCON_FALCON_DMATRFMOFFS: "OFFS";
+  NV_PFALCON_FALCON_DMATRFCMD:
+    | "FULL"
+    | "IDLE"
+    | "SEC"
+    | "IMEM"
+    | "WRITE"
+    | "SIZE"
+    | "CTXDMA"
+    | "SET_DMTAG";
+  NV_PFALCON_FALCON_DMATRFFBOFFS: "OFFS";
+  NV_PFALCON_FALCON_DMATRFBASE1: "BASE";
+  NV_PFALCON_FALCON_HWCFG1: "CORE_REV" | "SECURITY_MODEL" | "CORE_REV_SUBVERSION";
+  NV_PFALCON_FALCON_CPUCTL_ALIAS: "STARTCPU";
+  NV_PFALCON_FALCON_IMEMC: "OFFS" | "BLK" | "AINCW" | "SECURE";
+  NV_PFALCON_FALCON_IMEMD: "DATA";
+  NV_PFALCON_FALCON_IMEMT: "TAG";
+  NV_PFALCON_FALCON_DMEMC: "OFFS" | "BLK" | "AINCW" | "?AINCR";
+  NV_PFALCON_FALCON_DMEMD: "DATA";
+  NV_PFALCON_FALCON_ENGINE: "RESET" | "?RESET_STATUS";
+};
+
 /** Names of the falcon core registers. */
-export type FalconRegister =
-  | "NV_PFALCON_FALCON_IRQSCLR"
-  | "NV_PFALCON_FALCON_IRQSTAT"
-  | "NV_PFALCON_FALCON_MAILBOX0"
-  | "NV_PFALCON_FALCON_MAILBOX1"
-  | "NV_PFALCON_FALCON_OS"
-  | "NV_PFALCON_FALCON_RM"
-  | "NV_PFALCON_FALCON_HWCFG2"
-  | "NV_PFALCON_FALCON_CPUCTL"
-  | "NV_PFALCON_FALCON_BOOTVEC"
-  | "NV_PFALCON_FALCON_HWCFG"
-  | "NV_PFALCON_FALCON_DMACTL"
-  | "NV_PFALCON_FALCON_DMATRFBASE"
-  | "NV_PFALCON_FALCON_DMATRFMOFFS"
-  | "NV_PFALCON_FALCON_DMATRFCMD"
-  | "NV_PFALCON_FALCON_DMATRFFBOFFS"
-  | "NV_PFALCON_FALCON_DMATRFBASE1"
-  | "NV_PFALCON_FALCON_HWCFG1"
-  | "NV_PFALCON_FALCON_CPUCTL_ALIAS"
-  | "NV_PFALCON_FALCON_IMEMC"
-  | "NV_PFALCON_FALCON_IMEMD"
-  | "NV_PFALCON_FALCON_IMEMT"
-  | "NV_PFALCON_FALCON_DMEMC"
-  | "NV_PFALCON_FALCON_DMEMD"
-  | "NV_PFALCON_FALCON_ENGINE";
+export type FalconRegister = keyof FalconFields;
 
 const TU102 = published("turing/tu102/dev_falcon_v4.h");
 const GA100 = published("ampere/ga100/dev_falcon_v4.h");
@@ -80,7 +120,7 @@ const LR10 = published("nvswitch/lr10/dev_falcon_v4.h");
 const ENABLE: Record<number, string> = { 0: "DISABLE", 1: "ENABLE" };
 
 /** GH100's HWCFG2 layout (also used for Blackwell, which publishes none). */
-const HWCFG2_GH100: readonly FieldDef[] = [
+const HWCFG2_GH100 = [
   bit("SHA", 0, ENABLE),
   bit("BMEM", 1, ENABLE),
   bit("PKCBOOT", 2, ENABLE),
@@ -103,7 +143,10 @@ const HWCFG2_GH100: readonly FieldDef[] = [
   bits("PRGN_RSVD_FUSE", 31, 24, { 0: "DEFAULT" }),
 ];
 
-const memControlFields = (blkHi: number, extra: readonly FieldDef[]): FieldDef[] => [
+const memControlFields = <const N extends string>(
+  blkHi: number,
+  extra: readonly FieldDef<N>[],
+): FieldDef<"OFFS" | "BLK" | "AINCW" | N>[] => [
   bits("OFFS", 7, 2),
   bits("BLK", blkHi, 8),
   bit("AINCW", 24, TRUE_FALSE),
@@ -121,7 +164,7 @@ const memControlFields = (blkHi: number, extra: readonly FieldDef[]): FieldDef[]
  * assert(FALCON.NV_PFALCON_FALCON_IMEMC.array?.stride === 16);
  * ```
  */
-export const FALCON: RegisterBlock<FalconRegister> = defineBlock("FALCON", {
+export const FALCON: RegisterBlock<FalconFields> = defineBlock<FalconFields>("FALCON", {
   NV_PFALCON_FALCON_IRQSCLR: {
     offset: 0x004,
     base: "falcon",
@@ -181,7 +224,7 @@ export const FALCON: RegisterBlock<FalconRegister> = defineBlock("FALCON", {
         note: "RESET_READY may never be set by hardware: nova-core polls it 150 µs and goes on.",
       },
       {
-        chips: FSP_PATH,
+        chips: GH100_HAL,
         fields: HWCFG2_GH100,
         source: GH100,
         note: "No Blackwell header publishes HWCFG2; GB10x/GB20x assumed to match GH100. " +
@@ -359,7 +402,7 @@ export const FALCON: RegisterBlock<FalconRegister> = defineBlock("FALCON", {
     chips: ALL_FAMILIES,
     fields: [bit("RESET", 0, TRUE_FALSE)],
     variants: [{
-      chips: FSP_PATH,
+      chips: GH100_HAL,
       fields: [
         bit("RESET", 0, { 0: "DEASSERT", 1: "ASSERT" }),
         bits("RESET_STATUS", 10, 8, { 0: "ASSERTED", 2: "DEASSERTED" }),

@@ -18,12 +18,20 @@
  */
 
 import { bit, bits, defineBlock, GA102_ON, novaCore, published } from "./_define.ts";
-import type { FieldDef, RegisterBlock } from "./register.ts";
+import type { RegisterBlock } from "./register.ts";
+
+/**
+ * Field names of the FBIF registers (`?NAME`: only some families' layouts have it).
+ */
+export type FbifFields = {
+  NV_PFALCON_FBIF_TRANSCFG: "TARGET" | "MEM_TYPE" | "?ENGINE_ID_FLAG";
+  NV_PFALCON_FBIF_CTL: "ALLOW_PHYS_NO_CTX";
+};
 
 /** Names of the FBIF registers. */
-export type FbifRegister = "NV_PFALCON_FBIF_TRANSCFG" | "NV_PFALCON_FBIF_CTL";
+export type FbifRegister = keyof FbifFields;
 
-const TRANSCFG_FIELDS: readonly FieldDef[] = [
+const TRANSCFG_FIELDS = [
   bits("TARGET", 1, 0, { 0: "LOCAL_FB", 1: "COHERENT_SYSMEM", 2: "NONCOHERENT_SYSMEM" }),
   bit("MEM_TYPE", 2, { 0: "VIRTUAL", 1: "PHYSICAL" }),
 ];
@@ -38,7 +46,7 @@ const TRANSCFG_FIELDS: readonly FieldDef[] = [
  * assert(FBIF.NV_PFALCON_FBIF_CTL.offset === 0x24);
  * ```
  */
-export const FBIF: RegisterBlock<FbifRegister> = defineBlock("FBIF", {
+export const FBIF: RegisterBlock<FbifFields> = defineBlock<FbifFields>("FBIF", {
   NV_PFALCON_FBIF_TRANSCFG: {
     offset: 0x00,
     base: "fbif",

@@ -21,15 +21,21 @@
 import { bit, bits, defineBlock, FSP_PATH, published, TRUE_FALSE } from "./_define.ts";
 import type { RegisterBlock } from "./register.ts";
 
+/**
+ * Field names of the FSP registers (`?NAME`: only some families' layouts have it).
+ */
+export type FspFields = {
+  NV_PFSP_EMEMC: "OFFS" | "BLK" | "AINCW" | "AINCR";
+  NV_PFSP_EMEMD: "DATA";
+  NV_PFSP_QUEUE_HEAD: "ADDRESS";
+  NV_PFSP_QUEUE_TAIL: "ADDRESS";
+  NV_PFSP_MSGQ_HEAD: "VAL";
+  NV_PFSP_MSGQ_TAIL: "VAL";
+  NV_PFSP_FALCON_COMMON_SCRATCH_GROUP_2: "VAL";
+};
+
 /** Names of the FSP registers. */
-export type FspRegister =
-  | "NV_PFSP_EMEMC"
-  | "NV_PFSP_EMEMD"
-  | "NV_PFSP_QUEUE_HEAD"
-  | "NV_PFSP_QUEUE_TAIL"
-  | "NV_PFSP_MSGQ_HEAD"
-  | "NV_PFSP_MSGQ_TAIL"
-  | "NV_PFSP_FALCON_COMMON_SCRATCH_GROUP_2";
+export type FspRegister = keyof FspFields;
 
 const GH100 = published("hopper/gh100/dev_fsp_pri.h");
 const CHANNELS = { count: 8, stride: 8 } as const;
@@ -44,7 +50,7 @@ const CHANNELS = { count: 8, stride: 8 } as const;
  * assert(FSP.NV_PFSP_MSGQ_TAIL.offset === 0xc84);
  * ```
  */
-export const FSP: RegisterBlock<FspRegister> = defineBlock("FSP", {
+export const FSP: RegisterBlock<FspFields> = defineBlock<FspFields>("FSP", {
   NV_PFSP_EMEMC: {
     offset: 0xac0,
     base: "fspQueue",

@@ -21,12 +21,18 @@
 import { bit, bits, defineBlock, GA102_ON, published, SEC2_PATH } from "./_define.ts";
 import type { RegisterBlock } from "./register.ts";
 
+/**
+ * Field names of the PGC6 registers (`?NAME`: only some families' layouts have it).
+ */
+export type Pgc6Fields = {
+  NV_PGC6_AON_SECURE_SCRATCH_GROUP_05_PRIV_LEVEL_MASK: "READ_PROTECTION_LEVEL0";
+  NV_PGC6_AON_SECURE_SCRATCH_GROUP_05_0_GFW_BOOT: "PROGRESS";
+  NV_PGC6_AON_SECURE_SCRATCH_GROUP_42: "VALUE";
+  NV_PGC6_BSI_SECURE_SCRATCH_14: "BOOT_STAGE_3_HANDOFF";
+};
+
 /** Names of the PGC6 registers. */
-export type Pgc6Register =
-  | "NV_PGC6_AON_SECURE_SCRATCH_GROUP_05_PRIV_LEVEL_MASK"
-  | "NV_PGC6_AON_SECURE_SCRATCH_GROUP_05_0_GFW_BOOT"
-  | "NV_PGC6_AON_SECURE_SCRATCH_GROUP_42"
-  | "NV_PGC6_BSI_SECURE_SCRATCH_14";
+export type Pgc6Register = keyof Pgc6Fields;
 
 /**
  * PGC6 registers.
@@ -38,7 +44,7 @@ export type Pgc6Register =
  * assert(PGC6.NV_PGC6_BSI_SECURE_SCRATCH_14.offset === 0x1180f8);
  * ```
  */
-export const PGC6: RegisterBlock<Pgc6Register> = defineBlock("PGC6", {
+export const PGC6: RegisterBlock<Pgc6Fields> = defineBlock<Pgc6Fields>("PGC6", {
   NV_PGC6_AON_SECURE_SCRATCH_GROUP_05_PRIV_LEVEL_MASK: {
     offset: 0x118128,
     fields: [bit("READ_PROTECTION_LEVEL0", 0, { 0: "DISABLE", 1: "ENABLE" })],

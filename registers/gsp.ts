@@ -18,8 +18,15 @@
 import { bits, defineBlock, published } from "./_define.ts";
 import type { RegisterBlock } from "./register.ts";
 
+/**
+ * Field names of the PGSP registers (`?NAME`: only some families' layouts have it).
+ */
+export type PgspFields = {
+  NV_PGSP_QUEUE_HEAD: "ADDRESS";
+};
+
 /** Names of the PGSP registers. */
-export type PgspRegister = "NV_PGSP_QUEUE_HEAD";
+export type PgspRegister = keyof PgspFields;
 
 /**
  * PGSP registers.
@@ -31,7 +38,7 @@ export type PgspRegister = "NV_PGSP_QUEUE_HEAD";
  * assert(PGSP.NV_PGSP_QUEUE_HEAD.array?.stride === 8);
  * ```
  */
-export const PGSP: RegisterBlock<PgspRegister> = defineBlock("PGSP", {
+export const PGSP: RegisterBlock<PgspFields> = defineBlock<PgspFields>("PGSP", {
   NV_PGSP_QUEUE_HEAD: {
     offset: 0x110c00,
     array: { count: 8, stride: 8 },

@@ -60,3 +60,5 @@ export * from "./falcon.ts";
 export * from "./riscv.ts";
 export * from "./fbif.ts";
 export * from "./fsp.ts";
+export * from "./pri_error.ts";
+export * from "./bind.ts";

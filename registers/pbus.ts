@@ -24,11 +24,17 @@
 import { bits, defineBlock, published } from "./_define.ts";
 import type { RegisterBlock } from "./register.ts";
 
+/**
+ * Field names of the PBUS registers (`?NAME`: only some families' layouts have it).
+ */
+export type PbusFields = {
+  NV_PBUS_SW_SCRATCH: "FIELD";
+  NV_PBUS_SW_SCRATCH_0E_FRTS_ERR: "FRTS_ERR_CODE";
+  NV_PBUS_SW_SCRATCH_15_SB_ERR: "SB_ERR_CODE";
+};
+
 /** Names of the PBUS registers. */
-export type PbusRegister =
-  | "NV_PBUS_SW_SCRATCH"
-  | "NV_PBUS_SW_SCRATCH_0E_FRTS_ERR"
-  | "NV_PBUS_SW_SCRATCH_15_SB_ERR";
+export type PbusRegister = keyof PbusFields;
 
 /**
  * PBUS registers.
@@ -40,7 +46,7 @@ export type PbusRegister =
  * assert(PBUS.NV_PBUS_SW_SCRATCH.array?.count === 64);
  * ```
  */
-export const PBUS: RegisterBlock<PbusRegister> = defineBlock("PBUS", {
+export const PBUS: RegisterBlock<PbusFields> = defineBlock<PbusFields>("PBUS", {
   NV_PBUS_SW_SCRATCH: {
     offset: 0x001400,
     array: { count: 64, stride: 4 },

@@ -22,8 +22,14 @@
 import { bits, defineBlock, published, SEC2_PATH } from "./_define.ts";
 import type { RegisterBlock } from "./register.ts";
 
+/** Field names of the PCFG windows. */
+export type PcfgFields = {
+  NV_PCFG: "VALUE";
+  NV_EP_PCFGM: "VALUE";
+};
+
 /** Names of the PCFG windows. */
-export type PcfgRegister = "NV_PCFG" | "NV_EP_PCFGM";
+export type PcfgRegister = keyof PcfgFields;
 
 /** Size in bytes of either mirror window. */
 export const PCI_CONFIG_MIRROR_SIZE = 0x1000;
@@ -38,7 +44,7 @@ export const PCI_CONFIG_MIRROR_SIZE = 0x1000;
  * assert(PCFG.NV_PCFG.array?.count === 1024);
  * ```
  */
-export const PCFG: RegisterBlock<PcfgRegister> = defineBlock("PCFG", {
+export const PCFG: RegisterBlock<PcfgFields> = defineBlock<PcfgFields>("PCFG", {
   NV_PCFG: {
     offset: 0x088000,
     array: { count: PCI_CONFIG_MIRROR_SIZE / 4, stride: 4 },

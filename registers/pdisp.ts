@@ -22,8 +22,15 @@
 import { bit, bits, defineBlock, published, SEC2_PATH } from "./_define.ts";
 import type { RegisterBlock } from "./register.ts";
 
+/**
+ * Field names of the PDISP registers (`?NAME`: only some families' layouts have it).
+ */
+export type PdispFields = {
+  NV_PDISP_VGA_WORKSPACE_BASE: "STATUS" | "ADDR";
+};
+
 /** Names of the PDISP registers. */
-export type PdispRegister = "NV_PDISP_VGA_WORKSPACE_BASE";
+export type PdispRegister = keyof PdispFields;
 
 /**
  * PDISP registers.
@@ -35,7 +42,7 @@ export type PdispRegister = "NV_PDISP_VGA_WORKSPACE_BASE";
  * assert(PDISP.NV_PDISP_VGA_WORKSPACE_BASE.offset === 0x625f04);
  * ```
  */
-export const PDISP: RegisterBlock<PdispRegister> = defineBlock("PDISP", {
+export const PDISP: RegisterBlock<PdispFields> = defineBlock<PdispFields>("PDISP", {
   NV_PDISP_VGA_WORKSPACE_BASE: {
     offset: 0x625f04,
     chips: SEC2_PATH,

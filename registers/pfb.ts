@@ -41,23 +41,42 @@ import {
 } from "./_define.ts";
 import type { RegisterBlock } from "./register.ts";
 
+/**
+ * Field names of the PFB registers (`?NAME`: only some families' layouts have it).
+ */
+export type PfbFields = {
+  NV_PFB_PRI_MMU_WPR2_ADDR_LO: "VAL";
+  NV_PFB_PRI_MMU_WPR2_ADDR_HI: "VAL";
+  NV_PFB_PRI_MMU_LOCAL_MEMORY_RANGE: "LOWER_SCALE" | "LOWER_MAG" | "ECC_MODE";
+  NV_PFB_PRI_MMU_LOCK_ADDR_LO: "VAL";
+  NV_PFB_PRI_MMU_LOCK_ADDR_HI: "VAL";
+  NV_PFB_NISO_FLUSH_SYSMEM_ADDR: "ADR_39_08";
+  NV_PFB_NISO_FLUSH_SYSMEM_ADDR_HI: "ADR_63_40";
+  NV_PFB_FBHUB_PCIE_FLUSH_SYSMEM_ADDR_LO: "ADR";
+  NV_PFB_FBHUB_PCIE_FLUSH_SYSMEM_ADDR_HI: "ADR";
+  NV_PFB_HSHUB_ZB_PCIE_FLUSH_SYSMEM_ADDR_LO: "ADR";
+  NV_PFB_HSHUB_ZB_PCIE_FLUSH_SYSMEM_ADDR_HI: "ADR";
+  NV_PFB_HSHUB_ZB_EG_PCIE_FLUSH_SYSMEM_ADDR_LO: "ADR";
+  NV_PFB_HSHUB_ZB_EG_PCIE_FLUSH_SYSMEM_ADDR_HI: "ADR";
+  NV_PFB_FBHUB0_PCIE_FLUSH_SYSMEM_ADDR_LO: "ADR";
+  NV_PFB_FBHUB0_PCIE_FLUSH_SYSMEM_ADDR_HI: "ADR";
+};
+
 /** Names of the PFB registers. */
-export type PfbRegister =
-  | "NV_PFB_PRI_MMU_WPR2_ADDR_LO"
-  | "NV_PFB_PRI_MMU_WPR2_ADDR_HI"
-  | "NV_PFB_PRI_MMU_LOCAL_MEMORY_RANGE"
-  | "NV_PFB_PRI_MMU_LOCK_ADDR_LO"
-  | "NV_PFB_PRI_MMU_LOCK_ADDR_HI"
-  | "NV_PFB_NISO_FLUSH_SYSMEM_ADDR"
-  | "NV_PFB_NISO_FLUSH_SYSMEM_ADDR_HI"
-  | "NV_PFB_FBHUB_PCIE_FLUSH_SYSMEM_ADDR_LO"
-  | "NV_PFB_FBHUB_PCIE_FLUSH_SYSMEM_ADDR_HI"
-  | "NV_PFB_HSHUB_ZB_PCIE_FLUSH_SYSMEM_ADDR_LO"
-  | "NV_PFB_HSHUB_ZB_PCIE_FLUSH_SYSMEM_ADDR_HI"
-  | "NV_PFB_HSHUB_ZB_EG_PCIE_FLUSH_SYSMEM_ADDR_LO"
-  | "NV_PFB_HSHUB_ZB_EG_PCIE_FLUSH_SYSMEM_ADDR_HI"
-  | "NV_PFB_FBHUB0_PCIE_FLUSH_SYSMEM_ADDR_LO"
-  | "NV_PFB_FBHUB0_PCIE_FLUSH_SYSMEM_ADDR_HI";
+export type PfbRegister = keyof PfbFields;
+
+/**
+ * Bytes per unit of the WPR2 bounds: the header's `ALIGNMENT` is 0xc, so a
+ * bound's byte address is `VAL << 12` (4 KiB).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WPR2_GRANULE } from "./pfb.ts";
+ * assert(WPR2_GRANULE === 4096);
+ * ```
+ */
+export const WPR2_GRANULE = 0x1000;
 
 /** `NV_HSHUB0_PRIV_BASE` (gb100 `dev_hshub.h`): the HSHUB_ZB registers are relative to it. */
 export const NV_HSHUB0_PRIV_BASE = 0x870000;
@@ -77,7 +96,7 @@ const LO_MASK_NOTE = "Hardware ignores bits 7:0 (ADR_MASK 0xffffff00); the flush
  * assert(PFB.NV_PFB_NISO_FLUSH_SYSMEM_ADDR.offset === 0x100c10);
  * ```
  */
-export const PFB: RegisterBlock<PfbRegister> = defineBlock("PFB", {
+export const PFB: RegisterBlock<PfbFields> = defineBlock<PfbFields>("PFB", {
   NV_PFB_PRI_MMU_WPR2_ADDR_LO: {
     offset: 0x1fa824,
     fields: [bits("VAL", 31, 4)],

@@ -23,8 +23,26 @@
 import { bits, defineBlock, published } from "./_define.ts";
 import type { RegisterBlock } from "./register.ts";
 
+/**
+ * Field names of the PMC registers (`?NAME`: only some families' layouts have it).
+ */
+export type PmcFields = {
+  NV_PMC_BOOT_0:
+    | "MINOR_REVISION"
+    | "MAJOR_REVISION"
+    | "ARCHITECTURE_1"
+    | "IMPLEMENTATION"
+    | "ARCHITECTURE_0";
+  NV_PMC_BOOT_42:
+    | "MINOR_EXTENDED_REVISION"
+    | "MINOR_REVISION"
+    | "MAJOR_REVISION"
+    | "IMPLEMENTATION"
+    | "ARCHITECTURE";
+};
+
 /** Names of the PMC registers. */
-export type PmcRegister = "NV_PMC_BOOT_0" | "NV_PMC_BOOT_42";
+export type PmcRegister = keyof PmcFields;
 
 const BOOT_42_ARCHITECTURES: Record<number, string> = {
   0x11: "GM100",
@@ -60,7 +78,7 @@ const BOOT_0_ARCHITECTURES: Record<number, string> = {
  * assert(PMC.NV_PMC_BOOT_42.offset === 0xa00);
  * ```
  */
-export const PMC: RegisterBlock<PmcRegister> = defineBlock("PMC", {
+export const PMC: RegisterBlock<PmcFields> = defineBlock<PmcFields>("PMC", {
   NV_PMC_BOOT_0: {
     offset: 0x000000,
     fields: [

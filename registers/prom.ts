@@ -22,12 +22,18 @@
 import { bits, defineBlock, published } from "./_define.ts";
 import type { RegisterBlock } from "./register.ts";
 
+/**
+ * Field names of the PROM registers (`?NAME`: only some families' layouts have it).
+ */
+export type PromFields = {
+  NV_PROM_DATA: "VALUE";
+  NV_PBUS_IFR_FMT_FIXED0: "SIGNATURE";
+  NV_PBUS_IFR_FMT_FIXED1: "VERSIONSW" | "FIXED_DATA_SIZE";
+  NV_PBUS_IFR_FMT_FIXED2: "TOTAL_DATA_SIZE";
+};
+
 /** Names of the PROM registers. */
-export type PromRegister =
-  | "NV_PROM_DATA"
-  | "NV_PBUS_IFR_FMT_FIXED0"
-  | "NV_PBUS_IFR_FMT_FIXED1"
-  | "NV_PBUS_IFR_FMT_FIXED2";
+export type PromRegister = keyof PromFields;
 
 /** Base of the PROM window in BAR0. */
 export const NV_PROM_BASE = 0x300000;
@@ -42,7 +48,7 @@ export const NV_PROM_BASE = 0x300000;
  * assert(PROM.NV_PROM_DATA.array?.count === 0x100000);
  * ```
  */
-export const PROM: RegisterBlock<PromRegister> = defineBlock("PROM", {
+export const PROM: RegisterBlock<PromFields> = defineBlock<PromFields>("PROM", {
   NV_PROM_DATA: {
     offset: NV_PROM_BASE,
     width: 8,

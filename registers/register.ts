@@ -58,9 +58,9 @@ export type BaseKind = "falcon" | "falcon2" | "fbif" | "fspQueue";
 export type EngineName = "GSP" | "SEC2" | "FSP";
 
 /** One bit field of a register: bits `hi:lo` inclusive, as OpenRM writes them. */
-export interface FieldDef {
+export interface FieldDef<N extends string = string> {
   /** Field name, OpenRM's upper-snake suffix (`HALTED` for `NV_PFALCON_FALCON_CPUCTL_HALTED`). */
-  readonly name: string;
+  readonly name: N;
   /** Highest bit, 0..31. */
   readonly hi: number;
   /** Lowest bit, 0..hi. */
@@ -78,13 +78,13 @@ export interface RegisterArray {
 }
 
 /** How a register differs on some chip families. */
-export interface RegisterVariant {
+export interface RegisterVariant<N extends string = string> {
   /** Families this variant applies to. */
   readonly chips: readonly ChipFamily[];
   /** Offset on these families, if it moves. */
   readonly offset?: number;
   /** Field layout on these families, if it differs. */
-  readonly fields?: readonly FieldDef[];
+  readonly fields?: readonly FieldDef<N>[];
   /** Array shape on these families, if it differs. */
   readonly array?: RegisterArray;
   /** The public header this variant comes from, if not the register's. */
@@ -94,7 +94,7 @@ export interface RegisterVariant {
 }
 
 /** What a block file writes for one register; `defineBlock` adds the name and block. */
-export interface RegisterSpec {
+export interface RegisterSpec<N extends string = string> {
   /** Offset: absolute BAR0 offset, or relative to `base` when set. */
   readonly offset: number;
   /** Engine base the offset is relative to; absent for absolute registers. */
@@ -104,13 +104,13 @@ export interface RegisterSpec {
   /** Array shape, for `NAME(i)` registers. */
   readonly array?: RegisterArray;
   /** Fields, non-overlapping, within 0..width−1. */
-  readonly fields: readonly FieldDef[];
+  readonly fields: readonly FieldDef<N>[];
   /** Families where the register exists and the boot path uses it (absent: every family). */
   readonly chips?: readonly ChipFamily[];
   /** For engine-relative registers: the engines that have it (absent: every engine with the base). */
   readonly engines?: readonly EngineName[];
   /** Per-family differences; the first variant listing a family wins. */
-  readonly variants?: readonly RegisterVariant[];
+  readonly variants?: readonly RegisterVariant<N>[];
   /** Other names for the same register and fields (OpenRM aliases). */
   readonly aliases?: readonly string[];
   /** What the boot path uses it for, in one line. */
@@ -122,7 +122,7 @@ export interface RegisterSpec {
 }
 
 /** A register table entry: a {@linkcode RegisterSpec} with its name and block. */
-export interface RegisterDef extends RegisterSpec {
+export interface RegisterDef<N extends string = string> extends RegisterSpec<N> {
   /** OpenRM's upper-snake name (`NV_PMC_BOOT_42`). */
   readonly name: string;
   /** Block (file) it belongs to. */
@@ -157,16 +157,29 @@ export interface ResolvedRegister {
   readonly note?: string;
 }
 
-/** A block's registers, keyed by name. */
-export type RegisterBlock<K extends string> = { readonly [P in K]: RegisterDef };
+/**
+ * A block's field names per register, as each block file declares them:
+ * `"NAME"` for a field every family has, `"?NAME"` for one that only some
+ * families' layouts have. `defineBlock` checks the tables against it, and the
+ * bound accessors (`bind.ts`) type their field names with it.
+ */
+export type FieldMap = { readonly [register: string]: string };
+
+/** A field name of a {@linkcode FieldMap} entry without its `?` mark. */
+export type FieldName<N extends string> = N extends `?${infer R}` ? R : N;
+
+/** A block's registers, keyed by name, with their field names typed by the block's map. */
+export type RegisterBlock<M extends FieldMap> = {
+  readonly [P in keyof M]: RegisterDef<FieldName<M[P]>>;
+};
 
 /** Anything with fields: a {@linkcode RegisterDef} or a {@linkcode ResolvedRegister}. */
-export interface HasFields {
+export type HasFields = {
   /** Register name, for error messages. */
   readonly name: string;
   /** Fields. */
   readonly fields: readonly FieldDef[];
-}
+};
 
 /**
  * The mask of a field, in place (`0x10` for bit 4).
@@ -346,20 +359,4 @@ export function resolveRegister(
     source: variant?.source ?? reg.source,
     note: notes.length ? notes.join(" ") : undefined,
   };
-}
-
-/**
- * Whether a 32-bit read looks like a PRI error rather than data: NVIDIA's
- * priv ring returns `0xbadfxxxx` for a register it could not reach (for
- * example `0xbadf41xx` while the FSP still owns the GSP's PRIV target mask).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { isPriError } from "./register.ts";
- * assert(isPriError(0xbadf4100) && !isPriError(0x00000000));
- * ```
- */
-export function isPriError(value: number): boolean {
-  return ((value >>> 16) & 0xffff) === 0xbadf;
 }

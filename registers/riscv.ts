@@ -30,9 +30,9 @@ import {
   bit,
   bits,
   defineBlock,
-  FSP_PATH,
   GA102_ON,
   GA10X_AD10X,
+  GH100_HAL,
   novaCore,
   published,
   TRUE_FALSE,
@@ -41,15 +41,21 @@ import {
 } from "./_define.ts";
 import type { RegisterBlock } from "./register.ts";
 
+/**
+ * Field names of the falcon2 / RISC-V registers (`?NAME`: only some families' layouts have it).
+ */
+export type Falcon2Fields = {
+  NV_PFALCON2_FALCON_MOD_SEL: "ALGO";
+  NV_PFALCON2_FALCON_BROM_CURR_UCODE_ID: "VAL";
+  NV_PFALCON2_FALCON_BROM_ENGIDMASK: "VALUE";
+  NV_PFALCON2_FALCON_BROM_PARAADDR: "VALUE";
+  NV_PRISCV_RISCV_CORE_SWITCH_RISCV_STATUS: "ACTIVE_STAT";
+  NV_PRISCV_RISCV_CPUCTL: "?HALTED" | "?ACTIVE_STAT" | "?STARTCPU" | "?STOPPED";
+  NV_PRISCV_RISCV_BCR_CTRL: "VALID" | "CORE_SELECT" | "BRFETCH";
+};
+
 /** Names of the falcon2 / RISC-V registers. */
-export type Falcon2Register =
-  | "NV_PFALCON2_FALCON_MOD_SEL"
-  | "NV_PFALCON2_FALCON_BROM_CURR_UCODE_ID"
-  | "NV_PFALCON2_FALCON_BROM_ENGIDMASK"
-  | "NV_PFALCON2_FALCON_BROM_PARAADDR"
-  | "NV_PRISCV_RISCV_CORE_SWITCH_RISCV_STATUS"
-  | "NV_PRISCV_RISCV_CPUCTL"
-  | "NV_PRISCV_RISCV_BCR_CTRL";
+export type Falcon2Register = keyof Falcon2Fields;
 
 const SECOND = published("ampere/ga102/dev_falcon_second_pri.h");
 
@@ -63,7 +69,7 @@ const SECOND = published("ampere/ga102/dev_falcon_second_pri.h");
  * assert(FALCON2.NV_PRISCV_RISCV_BCR_CTRL.offset === 0x668);
  * ```
  */
-export const FALCON2: RegisterBlock<Falcon2Register> = defineBlock("FALCON2", {
+export const FALCON2: RegisterBlock<Falcon2Fields> = defineBlock<Falcon2Fields>("FALCON2", {
   NV_PFALCON2_FALCON_MOD_SEL: {
     offset: 0x180,
     base: "falcon2",
@@ -126,7 +132,7 @@ export const FALCON2: RegisterBlock<Falcon2Register> = defineBlock("FALCON2", {
           "CORE_SWITCH_RISCV_STATUS instead.",
       },
       {
-        chips: FSP_PATH,
+        chips: GH100_HAL,
         fields: [
           bit("STARTCPU", 0, TRUE_FALSE),
           bit("HALTED", 4, TRUE_FALSE),

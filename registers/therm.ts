@@ -20,8 +20,15 @@
 import { bits, defineBlock, FSP_PATH, published } from "./_define.ts";
 import type { RegisterBlock } from "./register.ts";
 
+/**
+ * Field names of the THERM registers (`?NAME`: only some families' layouts have it).
+ */
+export type ThermFields = {
+  NV_THERM_I2CS_SCRATCH: "STATUS";
+};
+
 /** Names of the THERM registers. */
-export type ThermRegister = "NV_THERM_I2CS_SCRATCH";
+export type ThermRegister = keyof ThermFields;
 
 /**
  * THERM registers.
@@ -33,7 +40,7 @@ export type ThermRegister = "NV_THERM_I2CS_SCRATCH";
  * assert(THERM.NV_THERM_I2CS_SCRATCH.aliases?.includes("NV_THERM_I2CS_SCRATCH_FSP_BOOT_COMPLETE"));
  * ```
  */
-export const THERM: RegisterBlock<ThermRegister> = defineBlock("THERM", {
+export const THERM: RegisterBlock<ThermFields> = defineBlock<ThermFields>("THERM", {
   NV_THERM_I2CS_SCRATCH: {
     offset: 0x0200bc,
     chips: FSP_PATH,

@@ -5,7 +5,7 @@
  *   driver, IOMMU group and BAR0 size;
  * - `--device BDF`: open that GPU read-only through sysfs (allowed while
  *   nvidia, nouveau or vfio-pci owns it), read the probe's allowlist of
- *   status registers (`chips/probe.ts`) and print the chip, the GSP and SEC2
+ *   status registers (`gpu/probe.ts`) and print the chip, the GSP and SEC2
  *   falcon states with their fields decoded, WPR2, and whether the GSP's
  *   RISC-V core runs. BAR0 is mapped `PROT_READ` from a file opened
  *   `O_RDONLY`: the probe cannot write.
@@ -27,14 +27,15 @@
  */
 
 import { getLogger } from "npm:@logtape/logtape@2.4.2";
-import { ChipNotRespondingError, UnsupportedChipError } from "../chips/identify.ts";
 import {
+  ChipNotRespondingError,
   type FalconState,
   probeDevice,
   type ProbeReport,
   type RegisterReading,
+  UnsupportedChipError,
   type Wpr2State,
-} from "../chips/probe.ts";
+} from "../gpu/mod.ts";
 import {
   DEFAULT_SYSFS_ROOT,
   type DeviceInfo,
@@ -77,7 +78,7 @@ nouveau or vfio-pci driver owns the GPU), identifies the chip from BOOT_0 and
 BOOT_42, and reads only status registers that have no read side effects: the
 GSP and SEC2 falcons' HWCFG2, CPUCTL, MAILBOX0/1, their RISC-V CPUCTL,
 CORE_SWITCH_RISCV_STATUS and BCR_CTRL where the chip has them, and the WPR2
-bounds. Reads that return 0xffffffff or a PRI error (0xbadfxxxx) are shown as
+bounds. Reads that return 0xffffffff or a PRI error (0xbadxxxxx) are shown as
 such. Mapping resource0 needs root.`,
   options: OPTIONS,
 });
@@ -319,10 +320,40 @@ async function withPermissionHint(run: () => Promise<number>): Promise<number> {
   }
 }
 
+/**
+ * The sysfs root must be a directory holding `bus/pci/devices`: a typo'd
+ * path fails naming it instead of listing no GPU.
+ */
+async function checkSysfsRoot(root: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(root);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new FalconryError(`--sysfs-root ${root}: no such directory`, { cause: e });
+    }
+    throw e;
+  }
+  if (!info.isDirectory) {
+    throw new FalconryError(`--sysfs-root ${root}: not a directory`);
+  }
+  const devices = `${root.replace(/\/+$/, "")}/bus/pci/devices`;
+  const found = await Deno.stat(devices).then((i) => i.isDirectory, () => false);
+  if (!found) {
+    throw new FalconryError(
+      `--sysfs-root ${root}: no ${devices} directory, so it is not a sysfs tree`,
+    );
+  }
+}
+
 async function main(args: readonly string[]): Promise<number> {
   const parsed = await startCli(args, OPTIONS, HELP);
   if (parsed === undefined) return 0;
   const root = parsed.string("sysfs-root") ?? DEFAULT_SYSFS_ROOT;
+  await withPermissionHint(async () => {
+    await checkSysfsRoot(root);
+    return 0;
+  });
   const device = parsed.string("device");
   return await withPermissionHint(() =>
     device === undefined ? list(root, parsed.json) : probe(device, root, parsed.json)

@@ -6,8 +6,11 @@
  *   engine registers once per engine (`GSP.`, `SEC2.`, and `FSP.` on Hopper
  *   and later), arrays once with their shape;
  * - `NAME`: that register (case-insensitive; with or without the engine
- *   prefix; OpenRM aliases and `NAME(i)` accepted; a bare suffix such as
- *   `CPUCTL` matches every register whose name ends in `_CPUCTL`);
+ *   prefix `GSP.`/`SEC2.`/`FSP.`; OpenRM's full name, an alias or the short
+ *   name of the typed accessors (`CPUCTL`, `RISCV_CPUCTL`, `SW_SCRATCH`);
+ *   `NAME(i)` for an array element, checked against the array's size; a bare
+ *   suffix such as `SCRATCH` matches every register whose name ends in
+ *   `_SCRATCH`); a miss suggests the closest names;
  * - `OFFSET` (`0x…` or decimal): the register(s) at that BAR0 offset;
  * - `NAME|OFFSET VALUE`: that register's fields decoded from VALUE.
  *
@@ -26,15 +29,16 @@
 
 import { getLogger } from "npm:@logtape/logtape@2.4.2";
 import { FalconryError } from "../errors.ts";
-import { chipByName, type ChipInfo, CHIPS } from "../chips/chips.ts";
+import { chipByName, type ChipInfo, CHIPS } from "../chips/mod.ts";
 import {
   decode,
   type FieldDef,
   findByOffset,
-  findRegisters,
   instancesForChip,
   type RegisterHit,
   type RegisterInstance,
+  type ResolvedRegister,
+  shortRegisterName,
   unnamedBits,
 } from "../registers/mod.ts";
 import { formatHelp, type OptionSpecs, printJson, runMain, startCli, UsageError } from "./_cli.ts";
@@ -58,10 +62,15 @@ const HELP = formatHelp({
   description: `
 Without an argument, lists every register of CHIP at its absolute BAR0 offset;
 engine registers appear once per engine as GSP.NAME, SEC2.NAME and FSP.NAME.
-NAME is case-insensitive, may carry an engine prefix (GSP.) or an index
-(NV_PBUS_SW_SCRATCH(14)), and may be a bare suffix (CPUCTL). OFFSET is 0x… or
-decimal. With VALUE, the register's fields are decoded from it. The default
-chip is ${DEFAULT_CHIP} (the most common SEC2-path chip).`,
+NAME is case-insensitive: OpenRM's full name (NV_PFALCON_FALCON_CPUCTL), an
+alias, or the short name without the block prefix (CPUCTL, RISCV_CPUCTL,
+SW_SCRATCH); it may carry an engine prefix (GSP.CPUCTL, SEC2.CPUCTL) and an
+array index (NV_PBUS_SW_SCRATCH(14), SW_SCRATCH(0xe)), and may be a bare
+suffix (SCRATCH(14) is NV_PBUS_SW_SCRATCH(14)). A name that matches nothing
+gets the closest names suggested. OFFSET is 0x… or decimal. With VALUE (a
+32-bit value, 0x… or decimal; put -- before it if it starts with -), the
+register's fields are decoded from it. The default chip is ${DEFAULT_CHIP}
+(the most common SEC2-path chip).`,
   options: OPTIONS,
 });
 
@@ -75,6 +84,9 @@ const shortSource = (source: string): string =>
 const hex = (n: number, width = 6): string => `0x${n.toString(16).padStart(width, "0")}`;
 
 function parseNumber(text: string, what: string): number | undefined {
+  if (/^-\s*(0x[0-9a-f]+|\d+)$/i.test(text)) {
+    throw new UsageError(`${what} ${text} is negative; give a 32-bit value (0 to 0xffffffff)`);
+  }
   if (!/^(0x[0-9a-f]+|\d+)$/i.test(text)) return undefined;
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n > 0xffffffff) {
@@ -149,15 +161,99 @@ function list(chip: ChipInfo, json: boolean): void {
   }
 }
 
+const QUERY = /^(?:(GSP|SEC2|FSP)\.)?([A-Z0-9_]+)(?:[([](\d+|0x[0-9a-f]+)[)\]])?$/i;
+
+/** How well an instance's names match a query name: exact (full, alias or short) before suffix. */
+function matchRank(register: ResolvedRegister, name: string): number | undefined {
+  const short = shortRegisterName(register);
+  if (register.name === name || register.aliases.includes(name) || short === name) return 0;
+  if (register.name.endsWith(`_${name}`)) return 1;
+  return undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost);
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/** Up to three names of the chip closest to `name`, for a "did you mean". */
+function suggestions(chip: ChipInfo, name: string): string[] {
+  const names = new Set<string>();
+  for (const instance of instancesForChip(chip)) {
+    const register = instance.register;
+    const prefix = instance.engine ? `${instance.engine}.` : "";
+    names.add(`${prefix}${register.name}`);
+    names.add(`${prefix}${shortRegisterName(register)}`);
+  }
+  const scored = [...names].map((candidate) => {
+    const bare = candidate.replace(/^(GSP|SEC2|FSP)\./, "");
+    return {
+      candidate,
+      distance: Math.min(editDistance(name, candidate), editDistance(name, bare)),
+    };
+  });
+  const limit = Math.max(2, Math.floor(name.length / 3));
+  return scored.filter((s) => s.distance <= limit)
+    .sort((a, b) => a.distance - b.distance || a.candidate.localeCompare(b.candidate))
+    .slice(0, 3)
+    .map((s) => s.candidate);
+}
+
 function lookup(chip: ChipInfo, query: string): RegisterHit[] {
   const offset = parseNumber(query, "offset");
   if (offset !== undefined) return findByOffset(chip, offset);
-  const exact = findRegisters(chip, query);
-  if (exact.length) return exact;
-  const suffix = `_${query.toUpperCase()}`;
-  return instancesForChip(chip)
-    .filter((i) => i.register.name.endsWith(suffix))
-    .map((instance) => ({ instance, index: 0, address: instance.address }));
+  const match = QUERY.exec(query.trim());
+  if (!match) {
+    throw new UsageError(
+      `${
+        JSON.stringify(query)
+      } is not a register name (NAME, ENGINE.NAME or NAME(i)) nor an offset`,
+    );
+  }
+  const engine = match[1]?.toUpperCase();
+  const name = match[2].toUpperCase();
+  const index = match[3] === undefined ? undefined : Number(match[3]);
+  const ranked = instancesForChip(chip)
+    .filter((instance) => engine === undefined || instance.engine === engine)
+    .map((instance) => ({ instance, rank: matchRank(instance.register, name) }))
+    .filter((m): m is { instance: RegisterInstance; rank: number } => m.rank !== undefined);
+  const best = Math.min(...ranked.map((m) => m.rank));
+  const named = ranked.filter((m) => m.rank === best).map((m) => m.instance);
+  if (!named.length) {
+    const close = suggestions(chip, name);
+    const where = engine ? ` on ${engine}` : "";
+    throw new FalconryError(
+      `no register ${query}${where} on ${chip.name}${
+        close.length ? `; did you mean ${close.join(", ")}?` : ""
+      } (regs.ts --chip ${chip.name} lists them all)`,
+    );
+  }
+  if (index === undefined) {
+    return named.map((instance) => ({ instance, index: 0, address: instance.address }));
+  }
+  const inRange = named.filter((i) => index < (i.register.array?.count ?? 1));
+  if (!inRange.length) {
+    const first = named[0];
+    const count = first.register.array?.count;
+    throw new FalconryError(
+      count === undefined
+        ? `${first.qualifiedName} is not an array: give it without an index`
+        : `${first.qualifiedName}: index ${index} out of range (0..${count - 1})`,
+    );
+  }
+  return inRange.map((instance) => ({
+    instance,
+    index,
+    address: instance.address + index * (instance.register.array?.stride ?? 0),
+  }));
 }
 
 function describe(hit: RegisterHit, chip: ChipInfo, value: number | undefined): string {

@@ -1,4 +1,4 @@
-// Tests of chips/identify.ts: every chip of the table identified from
+// Tests of gpu/identify.ts: every chip of the table identified from
 // synthesized BOOT_0/BOOT_42 values, pre-Fermi and pre-Turing rejection,
 // unknown ids, and dead-device / PRI-error reads.
 
@@ -9,7 +9,7 @@ import {
   decodeBoot42,
   identifyChip,
   UnsupportedChipError,
-} from "../chips/identify.ts";
+} from "../gpu/identify.ts";
 import { DeviceError, FalconryError } from "../errors.ts";
 
 /** BOOT_0 as the hardware lays it out (nv_ref.h): arch split over 28:24 and 8. */
@@ -134,6 +134,24 @@ Deno.test("identifyChip: 0xffffffff and 0xbadfxxxx reads mean no usable device",
   assert.throws(() => identifyChip(bar0({ 0x0: 0xbadf5040 })), /PRI error/);
   // A negative number from a signed read is the same value.
   assert.throws(() => identifyChip(bar0({ 0x0: -1 })), /device not responding/);
+});
+
+Deno.test("identifyChip: a host PRI timeout (0xbad00100) in BOOT_0 is not a chip", () => {
+  // BOOT_42 holds a valid GA102 id: before the fix, only 0xbadfxxxx counted and the chip was
+  // identified from BOOT_42 although BOOT_0 was a PRI error.
+  for (const value of [0xbad00100, 0xbad00f00, 0xbad0b000, 0xbad0da00]) {
+    const regs = bar0({ 0x0: value, 0xa00: 0x172a1000 });
+    const err = thrown(() => identifyChip(regs), ChipNotRespondingError);
+    assert.equal(err.value, value);
+    assert.equal(err.register, "NV_PMC_BOOT_0");
+    assert.match(err.message, /PRI error 0xbad0/);
+    assert.deepEqual(regs.reads, [0x0], "BOOT_42 is not read after a bad BOOT_0");
+  }
+  const named = thrown(
+    () => identifyChip(bar0({ 0x0: 0xbad00100, 0xa00: 0x172a1000 })),
+    ChipNotRespondingError,
+  );
+  assert.match(named.message, /HOST_PRI_TIMEOUT/);
 });
 
 Deno.test("decodeBoot42: fields and chipset", () => {

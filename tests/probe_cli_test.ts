@@ -63,10 +63,17 @@ function sha256(path: string): string {
   return createHash("sha256").update(Deno.readFileSync(path)).digest("hex");
 }
 
-/** Exit 1, nothing on stdout, exactly one `error:` line on stderr, no stack. */
+/**
+ * Exit 1 (2 for a usage error), exactly one `error:` line on stderr, no stack;
+ * stdout is empty, or under --json the error as one JSON document.
+ */
 function assertOneLineError(run: CliRun, ...patterns: RegExp[]): string {
-  assert.equal(run.code, 1, run.stdout + run.stderr);
-  assert.equal(run.stdout, "");
+  return assertOneLineErrorWithCode(run, 1, ...patterns);
+}
+
+function assertOneLineErrorWithCode(run: CliRun, code: number, ...patterns: RegExp[]): string {
+  assert.equal(run.code, code, run.stdout + run.stderr);
+  if (run.stdout !== "") assert.ok(JSON.parse(run.stdout).error, run.stdout);
   const lines = run.stderr.trimEnd().split("\n");
   assert.equal(lines.length, 1, `one line expected:\n${run.stderr}`);
   assert.match(lines[0], /^error: /);
@@ -114,9 +121,9 @@ Deno.test("--help describes the options, the default sysfs root and exits 0", as
 });
 
 Deno.test("bad options are one-line usage errors", async () => {
-  assertOneLineError(await probe(["--log-level", "loud"]), /--log-level loud/);
-  assertOneLineError(await probe(["--bogus"]), /bogus/);
-  assertOneLineError(await probe(["0000:01:00.0"]), /Unexpected argument/);
+  assertOneLineErrorWithCode(await probe(["--log-level", "loud"]), 2, /--log-level loud/);
+  assertOneLineErrorWithCode(await probe(["--bogus"]), 2, /bogus/);
+  assertOneLineErrorWithCode(await probe(["0000:01:00.0"]), 2, /Unexpected argument/);
 });
 
 Deno.test("listing: every NVIDIA GPU function, not the card's other functions nor the AMD GPU", async () => {
@@ -153,6 +160,7 @@ Deno.test("listing --json: the same GPUs as one document, ids, driver, group and
 
 Deno.test("listing with no NVIDIA GPU: a line in text, [] in JSON, exit 0", async () => {
   const empty = Deno.makeTempDirSync();
+  Deno.mkdirSync(`${empty}/bus/pci/devices`, { recursive: true });
   try {
     const text = await probe(["--sysfs-root", empty]);
     assert.equal(text.code, 0, text.stderr);
@@ -169,6 +177,33 @@ Deno.test("listing with no NVIDIA GPU: a line in text, [] in JSON, exit 0", asyn
   const json = await probe(t.args("--json"));
   assert.equal(json.code, 0, json.stderr);
   assert.deepEqual(JSON.parse(json.stdout), []);
+});
+
+Deno.test("--sysfs-root that is missing, a file or not a sysfs tree fails naming it, exit 1", async () => {
+  const dir = Deno.makeTempDirSync();
+  const file = `${dir}/file`;
+  Deno.writeTextFileSync(file, "");
+  try {
+    const cases: [string, RegExp][] = [
+      [`${dir}/nonexistent`, /no such directory/],
+      [file, /not a directory/],
+      [dir, /not a sysfs tree/],
+    ];
+    for (const [root, why] of cases) {
+      const text = await probe(["--sysfs-root", root]);
+      assert.equal(text.code, 1, text.stderr);
+      assert.equal(text.stdout, "");
+      assert.match(text.stderr, new RegExp(`--sysfs-root ${root}`));
+      assert.match(text.stderr, why);
+      assert.doesNotMatch(text.stderr, /no NVIDIA GPU/);
+      const json = await probe(["--sysfs-root", root, "--json", "--device", "0000:01:00.0"]);
+      assert.equal(json.code, 1, json.stderr);
+      assert.notDeepEqual(JSON.parse(json.stdout), []);
+      assert.ok(json.stdout.includes(root));
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
 
 Deno.test("the default sysfs root is /sys", async () => {
@@ -290,7 +325,7 @@ Deno.test("PRI errors are shown as errors with raw value and no fields, text and
   assert.deepEqual(Object.keys(hwcfg2), ["name", "address", "status", "raw", "error"]);
   assert.equal(hwcfg2.status, "pri-error");
   assert.equal(hwcfg2.raw, "0xbadf4100");
-  assert.match(hwcfg2.error, /^PRI error 0xbadf41 \(target mask violation/);
+  assert.match(hwcfg2.error, /^PRI error 0xbadf41 \(FECS_PRI_TARGET_MASK_VIOLATION/);
   const text = await probe(t.args("--device", "02:00.0"));
   assert.match(
     text.stdout,
@@ -426,7 +461,7 @@ Deno.test("--log-level debug shows the probe's reads on stderr, the default does
   assert.equal(loud.code, 0, loud.stderr);
   assert.match(
     loud.stderr,
-    /falconry·chips·probe: GSP\.NV_PFALCON_FALCON_CPUCTL @ 0x110100 = 0x00000010/,
+    /falconry·gpu·probe: GSP\.NV_PFALCON_FALCON_CPUCTL @ 0x110100 = 0x00000010/,
   );
   assert.equal(loud.stdout, quiet.stdout);
 });

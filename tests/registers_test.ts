@@ -171,7 +171,8 @@ Deno.test("field helpers: concrete values and misuse", () => {
   assert.throws(() => setField(cpuctl, "HALTED", 0, -1), RangeError);
   assert.throws(() => getField(cpuctl, "NOPE", 0), RangeError);
   assert.equal(unnamedBits(cpuctl, 0xffffffff), 0xffffffad);
-  assert.ok(isPriError(0xbadf4100) && isPriError(0xbadf1201) && !isPriError(0xbad00000));
+  assert.ok(isPriError(0xbadf4100) && isPriError(0xbadf1201) && isPriError(0xbad00000));
+  assert.ok(!isPriError(0xbac00000) && !isPriError(0xffffffff));
 });
 
 Deno.test("variant: FSP boot-complete scratch moves on GB20x", () => {

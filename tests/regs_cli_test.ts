@@ -114,19 +114,19 @@ Deno.test("decode a value: CPUCTL 0x10 is HALTED", async () => {
   assert.equal(b.decoded?.MAJOR_REVISION, 0xa);
 });
 
-Deno.test("unknown name, offset or chip: one line on stderr, exit 1", async () => {
+Deno.test("unknown name or offset: exit 1; unknown chip, bad value or flag: exit 2; one line", async () => {
   for (
-    const args of [
-      ["NV_NOT_A_REGISTER"],
-      ["0x123456"],
-      ["--chip", "tu102", "FSP.NV_PFSP_QUEUE_HEAD"],
-      ["--chip", "nv50"],
-      ["NV_PMC_BOOT_0", "0x100000000"],
-      ["--frobnicate"],
-    ]
+    const [code, ...args] of [
+      [1, "NV_NOT_A_REGISTER"],
+      [1, "0x123456"],
+      [1, "--chip", "tu102", "FSP.NV_PFSP_QUEUE_HEAD"],
+      [2, "--chip", "nv50"],
+      [2, "NV_PMC_BOOT_0", "0x100000000"],
+      [2, "--frobnicate"],
+    ] as const
   ) {
     const run = await regs(...args);
-    assert.equal(run.code, 1, `${args.join(" ")}: exit ${run.code}`);
+    assert.equal(run.code, code, `${args.join(" ")}: exit ${run.code}`);
     assert.equal(run.stdout, "", args.join(" "));
     assert.equal(run.stderr.trimEnd().split("\n").length, 1, `${args.join(" ")}: ${run.stderr}`);
     assert.match(run.stderr, /^error: /);
@@ -142,4 +142,50 @@ Deno.test("--help describes the arguments and the default chip", async () => {
   );
   assert.match(run.stdout, /default: ga102/);
   assert.match(run.stdout, /--log-level/);
+});
+
+Deno.test("engine-prefixed and short names: GSP.CPUCTL, SEC2.CPUCTL, SCRATCH(14)", async () => {
+  const expected: [string, string, number][] = [
+    ["GSP.CPUCTL", "GSP.NV_PFALCON_FALCON_CPUCTL", 0x110100],
+    ["SEC2.CPUCTL", "SEC2.NV_PFALCON_FALCON_CPUCTL", 0x840100],
+    ["gsp.riscv_cpuctl", "GSP.NV_PRISCV_RISCV_CPUCTL", 0x111388],
+    ["SCRATCH(14)", "NV_PBUS_SW_SCRATCH(14)", 0x1438],
+    ["SW_SCRATCH(0xe)", "NV_PBUS_SW_SCRATCH(14)", 0x1438],
+    ["BOOT_42", "NV_PMC_BOOT_42", 0xa00],
+  ];
+  for (const [query, name, offset] of expected) {
+    const run = await regs("--json", query);
+    assert.equal(run.code, 0, `${query}: ${run.stderr}`);
+    const hits = JSON.parse(run.stdout) as JsonRegister[];
+    assert.deepEqual(hits.map((h) => [h.name, h.offset]), [[name, offset]], query);
+  }
+});
+
+Deno.test("an index past the array says so, with the range", async () => {
+  const run = await regs("NV_PBUS_SW_SCRATCH(64)");
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, /^error: NV_PBUS_SW_SCRATCH: index 64 out of range \(0\.\.63\)\n$/);
+  const plain = await regs("NV_PMC_BOOT_42(1)");
+  assert.equal(plain.code, 1);
+  assert.match(plain.stderr, /NV_PMC_BOOT_42 is not an array/);
+});
+
+Deno.test("a negative value is refused as negative, not as 'not a number'", async () => {
+  for (const value of ["-1", "-0x10"]) {
+    const run = await regs("CPUCTL", "--", value);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, new RegExp(`value ${value} is negative; give a 32-bit value`));
+    assert.doesNotMatch(run.stderr, /not a number/);
+  }
+});
+
+Deno.test("a miss suggests the closest names", async () => {
+  const run = await regs("CPUCTLL");
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, /no register CPUCTLL on ga102; did you mean GSP\.CPUCTL, SEC2\.CPUCTL/);
+  const typo = await regs("NV_PMC_BOOT_24");
+  assert.match(typo.stderr, /did you mean .*NV_PMC_BOOT_42/);
+  const engine = await regs("--chip", "ga102", "FSP.QUEUE_HEAD");
+  assert.equal(engine.code, 1);
+  assert.match(engine.stderr, /no register FSP\.QUEUE_HEAD on FSP on ga102/);
 });

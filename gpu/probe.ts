@@ -15,9 +15,9 @@
  * write.
  *
  * A read of `0xffffffff` (the device fell off the bus or is in reset) or a
- * PRI error (`0xbadfxxxx`, or one of the host PRI codes `0xbad0xxxx`) is
- * reported as such, with the error named, never decoded as register
- * contents. If BOOT_0 or BOOT_42 is unreadable the probe throws
+ * PRI error (NVIDIA's rule `(v & 0xfff00000) === 0xbad00000`, classified and
+ * named by `registers/pri_error.ts`) is reported as such, with the error
+ * named, never decoded as register contents. If BOOT_0 or BOOT_42 is unreadable the probe throws
  * `ChipNotRespondingError` (`identify.ts`).
  *
  * The report is a plain, JSON-ready object: register values and addresses
@@ -37,22 +37,15 @@
  */
 
 import { getLogger } from "npm:@logtape/logtape@2.4.2";
+import { type BootPath, chipByName, type ChipInfo, falconHalOf, familyOf } from "../chips/chips.ts";
 import { FalconryError } from "../errors.ts";
-import { engineBase } from "../registers/engines.ts";
+import { bindRegister, type BoundRegister, type RegisterReader } from "../registers/bind.ts";
 import { FALCON } from "../registers/falcon.ts";
-import { PFB } from "../registers/pfb.ts";
+import { PFB, WPR2_GRANULE } from "../registers/pfb.ts";
 import { PMC } from "../registers/pmc.ts";
-import {
-  decode,
-  type EngineName,
-  isPriError,
-  type RegisterDef,
-  type ResolvedRegister,
-  resolveRegister,
-  unnamedBits,
-} from "../registers/register.ts";
+import { classifyRead, describePriError, type ReadStatus } from "../registers/pri_error.ts";
+import { type EngineName, type RegisterDef, unnamedBits } from "../registers/register.ts";
 import { FALCON2 } from "../registers/riscv.ts";
-import { type BootPath, chipByName, type ChipInfo, familyOf } from "./chips.ts";
 import {
   type Bar0Reader,
   type ChipIdentity,
@@ -61,7 +54,9 @@ import {
   UnsupportedChipError,
 } from "./identify.ts";
 
-const log = getLogger(["falconry", "chips", "probe"]);
+export type { ReadStatus };
+
+const log = getLogger(["falconry", "gpu", "probe"]);
 
 /** One allowlisted register: a table entry and, for engine registers, the engine. */
 export interface ProbeEntry {
@@ -87,8 +82,6 @@ const FALCON_REGISTERS: readonly RegisterDef[] = [
 const BOOT_REGISTERS: readonly RegisterDef[] = [PMC.NV_PMC_BOOT_0, PMC.NV_PMC_BOOT_42];
 const WPR2_LO = PFB.NV_PFB_PRI_MMU_WPR2_ADDR_LO;
 const WPR2_HI = PFB.NV_PFB_PRI_MMU_WPR2_ADDR_HI;
-/** WPR2 bounds are in 4 KiB units: the header's `ALIGNMENT` is 0xc, so the address is `VAL << 12`. */
-const WPR2_GRANULE = 2 ** 12;
 
 /**
  * Every register the probe may read, in the order it reads them. Status and
@@ -109,12 +102,6 @@ export const PROBE_ALLOWLIST: readonly ProbeEntry[] = Object.freeze([
   { register: WPR2_LO },
   { register: WPR2_HI },
 ]);
-
-/**
- * What a read returned: register contents, a PRI error code, or all ones
- * (nothing answered).
- */
-export type ReadStatus = "ok" | "pri-error" | "no-response";
 
 /** One register as read. */
 export interface RegisterReading {
@@ -230,162 +217,48 @@ export interface ProbeTarget extends Bar0Reader {
   readonly size?: number;
 }
 
-/**
- * PRI error codes: bits 31:8 of a value the priv ring returns instead of
- * register contents. Sources: NVIDIA open-gpu-kernel-modules
- * `published/maxwell/gm107/dev_pri_ringstation_sys.h`
- * (`NV_PPRIV_SYS_PRI_ERROR_CODE_*`, the codes with an OpenRM name below) and
- * `kern_fsp_gh100.c` (`0xBADF41YY`: the GSP's PRIV target mask is still
- * held); NVIDIA nvgpu `ga10b` priv ring decoder and `hw_pri_ringstation_sys`
- * header for the rest.
- */
-const PRI_ERROR_CODES: Readonly<Record<number, string>> = {
-  0xbad001: "HOST_PRI_TIMEOUT: host timed out waiting for the priv ring",
-  0xbad00f: "HOST_FECS_ERR: the priv ring reported an error to the host",
-  0xbad0b0: "HOST_FB_ACK_TIMEOUT: frame buffer ack timeout",
-  0xbadf10: "FECS_PRI_TIMEOUT: the target did not answer",
-  0xbadf11: "FECS_PRI_DECODE: no register at this address",
-  0xbadf12: "FECS_PRI_RESET: the target is in reset",
-  0xbadf13: "FECS_PRI_FLOORSWEEP: the target is floorswept",
-  0xbadf14: "FECS_PRI_STUCK_ACK: the target's ack is stuck",
-  0xbadf15: "FECS_PRI_0_EXPECTED_ACK: unexpected ack",
-  0xbadf16: "FECS_PRI_FENCE_ERROR: fence error",
-  0xbadf17: "FECS_PRI_SUBID_ERROR: sub-id error",
-  0xbadf18: "read data wait violation",
-  0xbadf19: "write byte-enable error",
-  0xbadf20: "FECS_PRI_ORPHAN: orphaned request (GPC/FBP)",
-  0xbadf21: "power-ok timeout",
-  0xbadf22: "orphaned request, GPC/FBP power-gated",
-  0xbadf23: "the target is power-gated",
-  0xbadf24: "orphaned request (GCGPC)",
-  0xbadf25: "decode error (GCGPC)",
-  0xbadf26: "local priv decode error",
-  0xbadf27: "priv request poisoned",
-  0xbadf28: "bad transaction type",
-  0xbadf30: "FECS_DEAD_RING: the priv ring is dead",
-  0xbadf31: "the priv ring is dead (low power)",
-  0xbadf40: "FECS_TRAP: access trapped",
-  0xbadf41: "target mask violation: access to this engine is blocked " +
-    "(on Hopper/Blackwell the FSP still holds the GSP's PRIV target mask)",
-  0xbadf50: "FECS_PRI_CLIENT_ERR: the target reported an error",
-  0xbadf51: "priv level violation: the register is locked down",
-  0xbadf52: "indirect priv level violation",
-  0xbadf53: "local priv ring error",
-  0xbadf54: "falcon memory priv level violation",
-  0xbadf55: "route error",
-  0xbadf56: "custom error",
-  0xbadf57: "source enable violation",
-  0xbadf59: "indirect source enable violation",
-  0xbadf60: "locked by a security sensor",
-};
-
-/** The value a read returns when nothing answers: the PCIe completion of a dead or absent device. */
-const ALL_ONES = 0xffffffff;
-
 const hex32 = (value: number): string => `0x${(value >>> 0).toString(16).padStart(8, "0")}`;
 const hexAddress = (value: number): string => `0x${value.toString(16).padStart(6, "0")}`;
 const hex = (value: number): string => `0x${value.toString(16)}`;
 
-/**
- * Whether a value read is a PRI error code rather than register contents:
- * `0xbadfxxxx` ({@linkcode isPriError}) or one of the host PRI codes.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { isPriErrorValue } from "./probe.ts";
- * assert(isPriErrorValue(0xbadf4100) && isPriErrorValue(0xbad00100));
- * assert(!isPriErrorValue(0xbad12345) && !isPriErrorValue(0x10));
- * ```
- */
-export function isPriErrorValue(value: number): boolean {
-  return isPriError(value) || Object.hasOwn(PRI_ERROR_CODES, (value >>> 8) & 0xffffff);
-}
-
-/**
- * Name the error in a PRI error value: the code (bits 31:8), what it means,
- * and the detail byte (bits 7:0).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { describePriError } from "./probe.ts";
- * assert(describePriError(0xbadf4100).startsWith("PRI error 0xbadf41 (target mask violation"));
- * assert(describePriError(0xbadf1002).endsWith("detail 0x02"));
- * ```
- */
-export function describePriError(value: number): string {
-  const code = (value >>> 8) & 0xffffff;
-  const meaning = PRI_ERROR_CODES[code] ?? "unknown PRI error code";
-  const detail = (value & 0xff).toString(16).padStart(2, "0");
-  return `PRI error ${hex(code)} (${meaning}), detail 0x${detail}`;
-}
-
-function classify(value: number): { status: ReadStatus; error?: string } {
-  if (value === ALL_ONES) {
-    return {
-      status: "no-response",
-      error: "read all ones: the device fell off the bus or is in reset (or BAR0 is not decoded)",
-    };
-  }
-  if (isPriErrorValue(value)) return { status: "pri-error", error: describePriError(value) };
-  return { status: "ok" };
-}
-
 function readingOf(
   name: string,
-  address: number,
-  register: ResolvedRegister | RegisterDef,
+  bound: BoundRegister<string>,
   value: number,
 ): RegisterReading {
-  const { status, error } = classify(value);
-  const base = { name, address: hexAddress(address), status, raw: hex32(value) };
-  if (status !== "ok") return { ...base, error };
-  const fields = decode(register, value);
+  const status = classifyRead(value);
+  const base = { name, address: hexAddress(bound.address), status, raw: hex32(value) };
+  if (status !== "ok") return { ...base, error: describePriError(value) };
+  const { raw: _raw, ...fields } = bound.decode(value);
+  const register = bound.register;
   const meanings: Record<string, string> = {};
   for (const field of register.fields) {
-    const named = field.values?.[fields[field.name]];
+    const named = field.values?.[fields[field.name]!];
     if (named !== undefined) meanings[field.name] = named;
   }
   const rest = unnamedBits(register, value);
   return {
     ...base,
-    fields,
+    fields: fields as Record<string, number>,
     ...(Object.keys(meanings).length ? { meanings } : {}),
     ...(rest && register.fields.length ? { unnamedBits: hex32(rest) } : {}),
   };
 }
 
-/** Where an allowlisted register is on one chip, or why it is not there. */
-type Placement =
-  | { readonly address: number; readonly register: ResolvedRegister }
-  | { readonly reason: string };
-
-function place(entry: ProbeEntry, chip: ChipInfo): Placement {
-  const { register, engine } = entry;
-  const resolved = resolveRegister(register, chip.family);
-  if (!resolved) {
-    return {
-      reason: `not in the register tables for ${chip.family} (only ${register.chips?.join(", ")})`,
-    };
-  }
-  if (resolved.base === undefined) return { address: resolved.offset, register: resolved };
-  if (engine === undefined) throw new FalconryError(`${register.name} needs an engine`);
-  if (resolved.engines && !resolved.engines.includes(engine)) {
-    return { reason: `only ${resolved.engines.join(", ")} has it` };
-  }
-  const base = engineBase(engine, resolved.base, chip.family);
-  if (base === undefined) {
-    return { reason: `${engine} has no ${resolved.base} block on ${chip.family}` };
-  }
-  return { address: base + resolved.offset, register: resolved };
+/**
+ * An allowlisted register bound to one chip (and engine) by the typed
+ * register tables, or why the chip does not have it.
+ */
+function place(entry: ProbeEntry, chip: ChipInfo): BoundRegister<string> | { reason: string } {
+  const bound = bindRegister(entry.register, chip, entry.engine);
+  return bound.present ? bound : { reason: bound.absentReason! };
 }
 
 const qualified = (entry: ProbeEntry): string =>
   entry.engine ? `${entry.engine}.${entry.register.name}` : entry.register.name;
 
 /** Reads through `target`, once per address, counting and checking the BAR size. */
-class Reader {
+class Reader implements RegisterReader {
   reads = 0;
   readonly #target: ProbeTarget;
   readonly #cache = new Map<number, number>();
@@ -398,7 +271,7 @@ class Reader {
     return this.#target.size === undefined || address + 4 <= this.#target.size;
   }
 
-  read(address: number): number {
+  read32(address: number): number {
     const cached = this.#cache.get(address);
     if (cached !== undefined) return cached;
     const value = this.#target.read32(address) >>> 0;
@@ -419,35 +292,13 @@ function readEntry(
   if (!reader.fits(where.address)) {
     return { name, reason: `${hexAddress(where.address)} is outside BAR0` };
   }
-  const reading = readingOf(name, where.address, where.register, reader.read(where.address));
+  const reading = readingOf(name, where, where.readRaw(reader));
   log.debug("{name} @ {address} = {raw} ({status})", { ...reading });
   return reading;
 }
 
 const isReading = (r: RegisterReading | SkippedRegister): r is RegisterReading => "raw" in r;
 
-/** The first register of `sources` read for the engine that has `field`. */
-function fieldSource(
-  readings: readonly RegisterReading[],
-  engine: EngineName,
-  chip: ChipInfo,
-  sources: readonly RegisterDef[],
-  field: string,
-): { reading: RegisterReading; name: string } | undefined {
-  for (const register of sources) {
-    const resolved = resolveRegister(register, chip.family);
-    if (!resolved?.fields.some((f) => f.name === field)) continue;
-    const reading = readings.find((r) => r.name === `${engine}.${register.name}`);
-    if (reading) return { reading, name: `${reading.name}.${field}` };
-  }
-  return undefined;
-}
-
-/** Registers that tell whether a RISC-V core runs, in order of preference (GA102+, then TU102/GA100). */
-const RISCV_ACTIVE_SOURCES: readonly RegisterDef[] = [
-  FALCON2.NV_PRISCV_RISCV_CPUCTL,
-  FALCON2.NV_PRISCV_RISCV_CORE_SWITCH_RISCV_STATUS,
-];
 const ACTIVE_FIELD = "ACTIVE_STAT";
 
 function riscvState(
@@ -455,7 +306,12 @@ function riscvState(
   engine: EngineName,
   chip: ChipInfo,
 ): RiscvState {
-  const found = fieldSource(readings, engine, chip, RISCV_ACTIVE_SOURCES, ACTIVE_FIELD);
+  // The falcon HAL names the register that tells (CORE_SWITCH_RISCV_STATUS or RISCV_CPUCTL).
+  const source = FALCON2[falconHalOf(chip).riscvActiveRegister];
+  const read = readings.find((r) => r.name === `${engine}.${source.name}`);
+  const hasField = read !== undefined &&
+    bindRegister(source, chip, engine).register.fields.some((f) => f.name === ACTIVE_FIELD);
+  const found = hasField ? { reading: read, name: `${read.name}.${ACTIVE_FIELD}` } : undefined;
   if (!found) {
     return {
       active: null,
@@ -512,9 +368,10 @@ function falconState(reader: Reader, engine: EngineName, chip: ChipInfo): Falcon
   const halted = fieldOf(readings, `${engine}.${FALCON.NV_PFALCON_FALCON_CPUCTL.name}`, "HALTED");
   const bcr = FALCON2.NV_PRISCV_RISCV_BCR_CTRL;
   const select = fieldOf(readings, `${engine}.${bcr.name}`, "CORE_SELECT");
-  const selectField = resolveRegister(bcr, chip.family)?.fields.find((f) =>
-    f.name === "CORE_SELECT"
-  );
+  const bcrBound = bindRegister(bcr, chip, engine);
+  const selectField = bcrBound.present
+    ? bcrBound.register.fields.find((f) => f.name === "CORE_SELECT")
+    : undefined;
   return {
     engine,
     halted: halted === undefined ? null : halted === 1,
@@ -564,7 +421,7 @@ function identify(
     }
   }
   try {
-    const identity = identifyChip({ read32: (offset) => reader.read(offset) });
+    const identity = identifyChip(reader);
     return { chip: requested ?? identity.chip, identity };
   } catch (e) {
     if (requested && e instanceof UnsupportedChipError) {
@@ -606,13 +463,14 @@ function chipOf(chip: string | ChipInfo | undefined): ChipInfo | undefined {
 export function probeDevice(bar0: ProbeTarget, chip?: string | ChipInfo): ProbeReport {
   const reader = new Reader(bar0);
   const { chip: info, identity, note } = identify(reader, chipOf(chip));
-  const boot = BOOT_REGISTERS.map((register) =>
-    readingOf(register.name, register.offset, register, reader.read(register.offset))
-  );
+  const boot = BOOT_REGISTERS.map((register) => {
+    const bound = bindRegister(register, info);
+    return readingOf(register.name, bound, bound.readRaw(reader));
+  });
   const falcons = PROBED_ENGINES.map((engine) => falconState(reader, engine, info));
   const wpr2 = wpr2State(reader, info);
   const gsp = falcons.find((f) => f.engine === "GSP");
-  const boot42 = decodeBoot42(reader.read(PMC.NV_PMC_BOOT_42.offset));
+  const boot42 = decodeBoot42(bindRegister(PMC.NV_PMC_BOOT_42, info).readRaw(reader));
   const report: ProbeReport = {
     chip: {
       name: info.name,

@@ -10,9 +10,11 @@
  *    (architectures below 0x16 have no entry).
  * 3. Revision = BOOT_42 `MAJOR_REVISION.MINOR_REVISION`, in hex.
  *
- * A read of `0xffffffff` (the device fell off the bus or BAR0 is not
- * decoded) or `0xbadfxxxx` (a PRI error) is reported as such, not as an
- * unknown chip.
+ * A read that is not register contents — `0xffffffff` (the device fell
+ * off the bus or BAR0 is not decoded) or any PRI error (NVIDIA's rule,
+ * `(v & 0xfff00000) === 0xbad00000`, from `registers/pri_error.ts`, so a
+ * host PRI timeout `0xbad00100` as well as `0xbadfxxxx`) — raises
+ * {@linkcode ChipNotRespondingError}, never an unknown-chip error.
  *
  * @example
  * ```ts
@@ -26,22 +28,21 @@
  * @module
  */
 
-import { FalconryError } from "../errors.ts";
-import { PMC } from "../registers/pmc.ts";
-import { decode, getField, isPriError } from "../registers/register.ts";
 import {
   type Architecture,
   ARCHITECTURES,
   chipById,
   type ChipFamily,
   type ChipInfo,
-} from "./chips.ts";
+} from "../chips/chips.ts";
+import { FalconryError } from "../errors.ts";
+import type { Mmio } from "../pci/mmio.ts";
+import { PMC } from "../registers/pmc.ts";
+import { describePriError, isPriError, isReadError } from "../registers/pri_error.ts";
+import { decode, getField } from "../registers/register.ts";
 
 /** The one thing identification needs from a device: 32-bit BAR0 reads. */
-export interface Bar0Reader {
-  /** Read the 32-bit register at a BAR0 offset. */
-  read32(offset: number): number;
-}
+export type Bar0Reader = Pick<Mmio, "read32">;
 
 /** What a chip is. */
 export interface ChipIdentity {
@@ -121,7 +122,7 @@ export class UnsupportedChipError extends FalconryError {
 }
 
 /**
- * A BAR0 read returned `0xffffffff` or a `0xbadfxxxx` PRI error, so the
+ * A BAR0 read returned `0xffffffff` or a PRI error (`0xbadxxxxx`), so the
  * registers say nothing about the chip.
  *
  * @example
@@ -150,9 +151,9 @@ export class ChipNotRespondingError extends FalconryError {
   constructor(register: string, offset: number, value: number) {
     super(
       isPriError(value)
-        ? `${register} (BAR0 ${hex32(offset)}) read ${
-          hex32(value)
-        }: PRI error, the register is not reachable (engine in reset or access blocked)`
+        ? `${register} (BAR0 ${hex32(offset)}) read ${hex32(value)}: ${
+          describePriError(value)
+        }; the register is not reachable (engine in reset or access blocked)`
         : `${register} (BAR0 ${hex32(offset)}) read ${
           hex32(value)
         }: device not responding (fell off the bus, in reset, or BAR0 not enabled)`,
@@ -165,7 +166,7 @@ export class ChipNotRespondingError extends FalconryError {
 
 function readChecked(mmio: Bar0Reader, name: string, offset: number): number {
   const value = mmio.read32(offset) >>> 0;
-  if (value === 0xffffffff || isPriError(value)) {
+  if (isReadError(value)) {
     throw new ChipNotRespondingError(name, offset, value);
   }
   return value;
@@ -197,7 +198,7 @@ export function decodeBoot42(value: number): Boot42 {
 /**
  * Identify the chip behind a BAR0 mapping.
  *
- * @throws {ChipNotRespondingError} If BOOT_0 or BOOT_42 reads `0xffffffff` or `0xbadfxxxx`.
+ * @throws {ChipNotRespondingError} If BOOT_0 or BOOT_42 reads `0xffffffff` or a PRI error.
  * @throws {UnsupportedChipError} If the chip is pre-Turing (or pre-Fermi) or unknown.
  *
  * @example
