@@ -130,10 +130,25 @@ export interface BuildRadix3Options {
 }
 
 const PAGE_MASK = BigInt(GSP_PAGE_SIZE - 1);
+const U64_LAST_PAGE = (1n << 64n) - BigInt(GSP_PAGE_SIZE);
+const TWO_32 = 2 ** 32;
+
+/**
+ * Address callbacks made by {@linkcode contiguousRadix3Addresses}, mapped to
+ * the address of each level's page 0: `address(i) = first + i × 4096`. Keyed
+ * by the function itself, so a callback the caller replaced (even inside a
+ * spread copy of the object) is never mistaken for a contiguous one.
+ */
+const imageStarts = new WeakMap<(page: number) => bigint, bigint>();
+const tableStarts = new WeakMap<(level: Radix3Level, page: number) => bigint, bigint[]>();
 
 /**
  * Build the radix3 tables for an image whose pages and table pages sit at
  * the given DMA addresses. Each table is zeroed first, then filled.
+ *
+ * Callbacks from {@linkcode contiguousRadix3Addresses} are recognised and
+ * filled as 32-bit halves without a `bigint` per entry (about 20× faster on
+ * the 63 MB image); any other callback is called once per entry.
  *
  * @throws {RangeError} On a bad image size, an address that is not a 4 KiB
  *   aligned u64, or a supplied buffer that is too small.
@@ -170,21 +185,55 @@ export function buildRadix3(options: BuildRadix3Options): Radix3Tables {
   const level1 = tableBytes(1, layout.level1Pages, options.tables?.level1);
   const level2 = tableBytes(2, layout.level2Pages, options.tables?.level2);
 
+  const { imagePageAddress, tablePageAddress } = options;
+  const tableStart = tableStarts.get(tablePageAddress);
   const tablePage = (level: Radix3Level) => (page: number) =>
-    checkedAddress(options.tablePageAddress(level, page), level, page);
-  writeEntries(level0, layout.level1Pages, tablePage(1));
-  writeEntries(level1, layout.level2Pages, tablePage(2));
+    checkedAddress(tablePageAddress(level, page), level, page);
+  writeEntries(level0, layout.level1Pages, tablePage(1), tableStart?.[1]);
+  writeEntries(level1, layout.level2Pages, tablePage(2), tableStart?.[2]);
   writeEntries(
     level2,
     layout.imagePages,
-    (page) => checkedAddress(options.imagePageAddress(page), "image", page),
+    (page) => checkedAddress(imagePageAddress(page), "image", page),
+    imageStarts.get(imagePageAddress),
   );
   return { layout, level0, level1, level2, level0Address: tablePage(0)(0) };
 }
 
-function writeEntries(target: Uint8Array, count: number, address: (i: number) => bigint): void {
+/**
+ * Write `count` u64 entries. With `first` (the address of entry 0 of a
+ * contiguous run) that is a valid run, the entries are written as low and
+ * high 32-bit halves with plain numbers; otherwise, or when some address of
+ * the run is bad, `address` is called per entry (and throws its usual error).
+ */
+function writeEntries(
+  target: Uint8Array,
+  count: number,
+  address: (i: number) => bigint,
+  first?: bigint,
+): void {
   const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
+  if (first !== undefined && isContiguousRun(first, count)) {
+    let low = Number(first & 0xffff_ffffn);
+    let high = Number(first >> 32n);
+    for (let at = 0, end = count * 8; at < end; at += 8) {
+      view.setUint32(at, low, true);
+      view.setUint32(at + 4, high, true);
+      low += GSP_PAGE_SIZE;
+      if (low >= TWO_32) {
+        low -= TWO_32;
+        high++;
+      }
+    }
+    return;
+  }
   for (let i = 0; i < count; i++) view.setBigUint64(i * 8, address(i), true);
+}
+
+/** Whether `first + i × 4096` is a 4 KiB-aligned u64 for every `i < count`. */
+function isContiguousRun(first: bigint, count: number): boolean {
+  return first >= 0n && (first & PAGE_MASK) === 0n &&
+    first + BigInt(Math.max(count - 1, 0) * GSP_PAGE_SIZE) <= U64_LAST_PAGE;
 }
 
 /** Checks one address; `kind` and `page` only name it in the error (built lazily: hot path). */
@@ -225,8 +274,15 @@ export interface Radix3Addresses {
 export function contiguousRadix3Addresses(layout: Radix3Layout, base: bigint): Radix3Addresses {
   const levelStart = [0, layout.level0Pages, layout.level0Pages + layout.level1Pages];
   // Page numbers stay below 2^27, so their byte offsets are exact doubles.
-  return {
-    tablePageAddress: (level, i) => base + BigInt((levelStart[level] + i) * GSP_PAGE_SIZE),
-    imagePageAddress: (i) => base + BigInt((layout.tablePages + i) * GSP_PAGE_SIZE),
-  };
+  const tablePageAddress = (level: Radix3Level, i: number) =>
+    base + BigInt((levelStart[level] + i) * GSP_PAGE_SIZE);
+  const imagePageAddress = (i: number) => base + BigInt((layout.tablePages + i) * GSP_PAGE_SIZE);
+  if (typeof base === "bigint") {
+    tableStarts.set(
+      tablePageAddress,
+      levelStart.map((_, level) => tablePageAddress(level as Radix3Level, 0)),
+    );
+    imageStarts.set(imagePageAddress, imagePageAddress(0));
+  }
+  return { tablePageAddress, imagePageAddress };
 }

@@ -2,7 +2,8 @@
  * A chip's whole firmware set, located, checked against the manifest and
  * parsed: what a boot HAL takes as input. The GSP image is parsed from its
  * headers only (its 28–63 MB `.fwimage` is read later, straight into DMA
- * memory, by `loadGspImage`); the chip's signature section is read.
+ * memory, by `loadGspImage`, which finds the headers in the process's
+ * header cache); the chip's signature section is read.
  *
  * @module
  */
@@ -13,9 +14,9 @@ import { FirmwareFormatError } from "../errors.ts";
 import { type BooterFirmware, parseBooter } from "../firmware/booter.ts";
 import { type FmcFirmware, parseFmc } from "../firmware/fmc.ts";
 import { type GenBootloader, parseGenBootloader } from "../firmware/gen_bootloader.ts";
-import { type GspImage, gspSignature, parseGspImage } from "../firmware/gsp_image.ts";
+import type { GspImage } from "../firmware/gsp_image.ts";
 import { parseRiscvBootloader, type RiscvBootloader } from "../firmware/riscv_bootloader.ts";
-import { fileSource } from "./gsp_image.ts";
+import { fileSource, readGspHeaders } from "./gsp_image.ts";
 import { readFirmwareFile, requireFirmware, type RequireOptions } from "./locate.ts";
 
 const log = getLogger(["falconry", "loader", "firmware-set"]);
@@ -91,10 +92,10 @@ export async function loadFirmwareSet(
   let gspImage: GspImage;
   let signature: Uint8Array;
   {
+    // Through the header cache, so that loadGspImage then reads only .fwimage.
     using source = fileSource(gspPath);
     try {
-      gspImage = parseGspImage(source, gspPath);
-      signature = gspSignature(gspImage, source, signatureSection).slice();
+      ({ headers: gspImage, signature } = readGspHeaders(source, signatureSection));
     } catch (e) {
       throw e instanceof FirmwareFormatError ? e.withFile(gspPath) : e;
     }

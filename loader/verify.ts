@@ -14,6 +14,7 @@ import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import { getLogger } from "npm:@logtape/logtape@2.4.2";
 import { FalconryError, FirmwareChecksumError, FirmwareNotFoundError } from "../errors.ts";
+import { fileIdentity, isSettled, SETTLE_MS } from "./_file_identity.ts";
 import { FIRMWARE_MANIFEST } from "./manifest.ts";
 import type { FirmwareManifest, ManifestFile } from "./manifest_types.ts";
 
@@ -23,10 +24,36 @@ const log = getLogger(["falconry", "loader", "verify"]);
 export type ManifestStatus = "match" | "mismatch" | "not-in-manifest";
 
 /**
- * Memo of file hashes by real path, so that a file shared by many chips
- * through links is hashed once per run.
+ * Memo of file hashes, keyed by a file's real path and identity (device,
+ * inode, size, modification and change times; see {@linkcode fileHashKey}),
+ * so that a file shared by many chips through links is hashed once, and a
+ * file that changed is hashed again.
  */
 export type HashCache = Map<string, Promise<string>>;
+
+/**
+ * The process-wide {@linkcode HashCache}: every check that is given no cache
+ * of its own goes through it (and one given a cache also fills it), so each
+ * real file is hashed once per process, however many chips link to it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkFirmwareFile, PROCESS_HASH_CACHE } from "./verify.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/a.bin`, "abc");
+ * await Deno.symlink("a.bin", `${dir}/b.bin`);
+ * await new Promise((settled) => setTimeout(settled, 200)); // see HASH_CACHE_SETTLE_MS
+ * const before = PROCESS_HASH_CACHE.size;
+ * await checkFirmwareFile(`${dir}/a.bin`, "a.bin");
+ * await checkFirmwareFile(`${dir}/b.bin`, "b.bin");
+ * assert(PROCESS_HASH_CACHE.size === before + 1); // one real file, hashed once
+ * ```
+ */
+export const PROCESS_HASH_CACHE: HashCache = new Map();
+
+/** Computes a file's lower-case hex sha256 (injectable to count or fake the work in tests). */
+export type FileHasher = (path: string) => Promise<string>;
 
 const READ_CHUNK = 1 << 20;
 const MAX_LINK_HOPS = 40;
@@ -116,12 +143,100 @@ export interface FileCheck {
   readonly expectedSha256?: string;
 }
 
+/** Options for {@linkcode hashFileOnce}. */
+export interface HashFileOptions {
+  /**
+   * A cache of the caller's, looked up before {@linkcode PROCESS_HASH_CACHE}
+   * and filled with every hash found or computed.
+   */
+  hashCache?: HashCache;
+  /**
+   * Computes a hash; defaults to {@linkcode sha256File}. Hashes from any
+   * other hasher stay out of {@linkcode PROCESS_HASH_CACHE}.
+   */
+  hasher?: FileHasher;
+}
+
+/** A file's hash with what identified it. */
+export interface FileHash {
+  /** The lower-case hex hash. */
+  readonly sha256: string;
+  /** The file's length in bytes. */
+  readonly size: number;
+  /** The path with every link resolved. */
+  readonly realPath: string;
+}
+
+/**
+ * How long after its last change a file's hash starts being cached, in
+ * milliseconds. File times advance in clock ticks (up to 10 ms), so two
+ * writes within one tick can leave the same times behind; a file changed
+ * this recently is hashed on every call instead (git's "racily clean" rule).
+ */
+export const HASH_CACHE_SETTLE_MS: number = SETTLE_MS;
+
+/**
+ * The cache key of a file: its real path and its identity. A file rewritten
+ * in place changes its size, its modification time or at least its change
+ * time (which no user call can set back), so it gets a new key.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileHashKey } from "./verify.ts";
+ * const info = Deno.statSync("/");
+ * assert(fileHashKey("/", info).startsWith(`/\0${info.dev}:${info.ino}:`));
+ * ```
+ */
+export function fileHashKey(realPath: string, info: Deno.FileInfo): string {
+  return `${realPath}\0${fileIdentity(info)}`;
+}
+
+/**
+ * The sha256 of the file at `path` (links followed), computed once per real
+ * file and identity: later calls, through any link to it, share the first
+ * call's result (concurrent ones included). A file changed in the last
+ * {@linkcode HASH_CACHE_SETTLE_MS} is hashed afresh on every call.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hashFileOnce } from "./verify.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/a.bin`, "abc");
+ * await Deno.symlink(dir, `${dir}-link`);
+ * await new Promise((settled) => setTimeout(settled, 200)); // see HASH_CACHE_SETTLE_MS
+ * let hashed = 0;
+ * const hasher = (path: string) => (hashed++, Promise.resolve(`hash of ${path}`));
+ * const hashCache = new Map();
+ * const a = await hashFileOnce(`${dir}/a.bin`, { hashCache, hasher });
+ * const b = await hashFileOnce(`${dir}-link/a.bin`, { hashCache, hasher });
+ * assert(hashed === 1 && a.sha256 === b.sha256 && b.realPath === a.realPath && a.size === 3);
+ * ```
+ */
+export async function hashFileOnce(path: string, options: HashFileOptions = {}): Promise<FileHash> {
+  const hasher = options.hasher ?? sha256File;
+  const caches = [options.hashCache, hasher === sha256File ? PROCESS_HASH_CACHE : undefined]
+    .filter((c): c is HashCache => c !== undefined);
+  const [realPath, info] = await Promise.all([Deno.realPath(path), Deno.stat(path)]);
+  if (!isSettled(info)) {
+    return { sha256: await hasher(realPath), size: info.size, realPath };
+  }
+  const key = fileHashKey(realPath, info);
+  let hash = caches.map((c) => c.get(key)).find((h) => h !== undefined);
+  if (!hash) {
+    hash = hasher(realPath);
+    // A failed hash is forgotten, so that the next call tries again.
+    hash.catch(() => caches.forEach((c) => c.get(key) === hash && c.delete(key)));
+  }
+  for (const c of caches) c.set(key, hash);
+  return { sha256: await hash, size: info.size, realPath };
+}
+
 /** Options for {@linkcode checkFirmwareFile}. */
-export interface CheckFileOptions {
+export interface CheckFileOptions extends HashFileOptions {
   /** The manifest; defaults to {@linkcode FIRMWARE_MANIFEST}. */
   manifest?: FirmwareManifest;
-  /** Hashes already computed in this run. */
-  hashCache?: HashCache;
 }
 
 /**
@@ -143,24 +258,12 @@ export async function checkFirmwareFile(
   options: CheckFileOptions = {},
 ): Promise<FileCheck> {
   const manifest = options.manifest ?? FIRMWARE_MANIFEST;
-  const { size } = await Deno.stat(path);
-  const sha256 = await cachedHash(path, options.hashCache);
+  const { sha256, size } = await hashFileOnce(path, options);
   const manifestPath = resolveManifestPath(relPath, manifest);
   if (manifestPath === undefined) return { path, status: "not-in-manifest", sha256, size };
   const expected: ManifestFile = manifest.files[manifestPath];
   const status = expected.sha256 === sha256 && expected.size === size ? "match" : "mismatch";
   return { path, manifestPath, status, sha256, size, expectedSha256: expected.sha256 };
-}
-
-async function cachedHash(path: string, cache: HashCache | undefined): Promise<string> {
-  if (!cache) return await sha256File(path);
-  const key = await Deno.realPath(path);
-  let hash = cache.get(key);
-  if (!hash) {
-    hash = sha256File(key);
-    cache.set(key, hash);
-  }
-  return await hash;
 }
 
 /**
@@ -253,7 +356,7 @@ async function checkTreeFile(
   const info = await lstatOrUndefined(`${root}/${path}`);
   if (!info) return { ...base, status: "missing" };
   if (!info.isFile) return { ...base, status: "mismatch", actual: describeEntry(info) };
-  const actual = await sha256File(`${root}/${path}`);
+  const { sha256: actual } = await hashFileOnce(`${root}/${path}`);
   return { ...base, status: actual === want.sha256 ? "match" : "mismatch", actual };
 }
 
@@ -374,7 +477,8 @@ export async function scanFirmwareTree(root: string): Promise<ScannedTree> {
       if (info.isSymlink) links[path] = await Deno.readLink(`${root}/${path}`);
       else if (info.isDirectory) await walk(path);
       else if (info.isFile) {
-        files[path] = { sha256: await sha256File(`${root}/${path}`), size: info.size };
+        const { sha256, size } = await hashFileOnce(`${root}/${path}`);
+        files[path] = { sha256, size };
       }
     }
   };

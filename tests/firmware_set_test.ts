@@ -11,7 +11,7 @@ import { FirmwareChecksumError, FirmwareFormatError, FirmwareNotFoundError } fro
 import { loadFirmwareSet } from "../loader/firmware_set.ts";
 import { versionsForChip } from "../loader/locate.ts";
 import { FIRMWARE_MANIFEST, type FirmwareManifest } from "../loader/manifest.ts";
-import type { HashCache } from "../loader/verify.ts";
+import { type HashCache, PROCESS_HASH_CACHE } from "../loader/verify.ts";
 import { writeForgedFirmware } from "../scripts/_forged_firmware.ts";
 import { existsSync, realFirmwareTest } from "./_real.ts";
 
@@ -314,5 +314,25 @@ realFirmwareTest(
       loadFirmwareSet({ chip: "ga102", confidentialComputing: true }),
       /no confidential-computing signature for the ga10x family/,
     );
+  },
+);
+
+realFirmwareTest(
+  `loadFirmwareSet, given no hash cache: each real file is hashed once in the process`,
+  REAL_FILES,
+  async () => {
+    const realPaths = new Set<string>();
+    for (const { chip, version } of REAL_SETS) {
+      const set = await loadFirmwareSet({ chip, version });
+      for (const path of Object.values(set.paths)) realPaths.add(await Deno.realPath(path));
+    }
+    // The package shares its files through links: 56 sets, at most 38 distinct files.
+    assert.ok(realPaths.size <= 38, `${realPaths.size} real files`);
+    const keys = [...PROCESS_HASH_CACHE.keys()];
+    for (const real of realPaths) {
+      // One key per real file: a second hash of an unchanged file would need a second key.
+      const entries = keys.filter((k) => k.startsWith(`${real}\0`));
+      assert.equal(entries.length, 1, `${real}: ${entries.length} cache entries`);
+    }
   },
 );

@@ -12,7 +12,14 @@ import { patternBytes } from "../firmware/forge/_writer.ts";
 import { parseElf, requireSection, SHT_NOBITS } from "../firmware/elf.ts";
 import { GSP_MAX_VERSION_SIZE, gspSignature, parseGspImage } from "../firmware/gsp_image.ts";
 import { contiguousRadix3Addresses, radix3Layout } from "../firmware/radix3.ts";
-import { fileSource, loadGspImage } from "../loader/gsp_image.ts";
+import {
+  fileSource,
+  type GspHeaderCache,
+  GspMemoryPool,
+  loadGspImage,
+  type LoadGspImageOptions,
+} from "../loader/gsp_image.ts";
+import { loadFirmwareSet } from "../loader/firmware_set.ts";
 import { realFirmwareTest } from "./_real.ts";
 import { assertFormatError } from "./_assert.ts";
 
@@ -183,7 +190,8 @@ Deno.test("loadGspImage uses the caller's DMA addresses", async () => {
       imagePageAddress: (i) => 0xabc000n + BigInt(i) * 0x10000n,
       tablePageAddress: (level, i) => 0x100000n * BigInt(level + 1) + BigInt(i) * 4096n,
     });
-    const entry = (t: Uint8Array, i: number) => new DataView(t.buffer).getBigUint64(i * 8, true);
+    const entry = (t: Uint8Array, i: number) =>
+      new DataView(t.buffer, t.byteOffset).getBigUint64(i * 8, true);
     assert.equal(gsp.radix3.level0Address, 0x100000n);
     assert.equal(entry(gsp.radix3.level0, 0), 0x200000n);
     assert.equal(entry(gsp.radix3.level1, 0), 0x300000n);
@@ -231,7 +239,7 @@ Deno.test("fileSource: positioned reads, a file that shrinks, and closing", asyn
   const path = tempFile(bytes);
   try {
     {
-      using src = fileSource(path);
+      using src = fileSource(path, { readBehind: 0, readAhead: 0 });
       assert.equal(src.size, 10000);
       assert.equal(src.name, path);
       assert.deepEqual(src.read(9990, 10), bytes.subarray(9990));
@@ -252,6 +260,116 @@ Deno.test("fileSource: positioned reads, a file that shrinks, and closing", asyn
   } finally {
     Deno.removeSync(path);
   }
+});
+
+Deno.test("fileSource: read windows serve nearby reads, and a shrunk file fails past its end", () => {
+  const bytes = patternBytes(200_000, 5);
+  const path = tempFile(bytes);
+  try {
+    using src = fileSource(path, { readBehind: 1000, readAhead: 100 });
+    // Each read copies: changing what one returned leaves the window intact.
+    const first = src.read(150_000, 10);
+    first.fill(0);
+    assert.deepEqual(src.read(150_000, 10), bytes.subarray(150_000, 150_010));
+    assert.equal(src.reads, 1);
+    assert.deepEqual(src.read(149_000, 1110), bytes.subarray(149_000, 150_110)); // the window's ends
+    assert.equal(src.reads, 1);
+    assert.deepEqual(src.read(150_105, 10), bytes.subarray(150_105, 150_115)); // past the end
+    assert.equal(src.reads, 2);
+    assert.deepEqual(src.read(0, 4), bytes.subarray(0, 4)); // a third window drops the oldest
+    assert.deepEqual(src.read(149_050, 4), bytes.subarray(149_050, 149_054)); // only the first had it
+    assert.equal(src.reads, 4);
+    // A read longer than 1 MiB is not windowed; the window at the end of a file is clamped.
+    assert.deepEqual(src.read(199_990, 10), bytes.subarray(199_990));
+    // The file shrinks after it was opened: a window may come back short, but not the request.
+    Deno.truncateSync(path, 100_000);
+    assert.deepEqual(src.read(99_950, 40), bytes.subarray(99_950, 99_990));
+    assertFormatError(() => src.read(120_000, 10), "read", 120_000);
+  } finally {
+    Deno.removeSync(path);
+  }
+});
+
+Deno.test("fileSource: a GSP image's headers and signature take two reads", () => {
+  const bytes = forgeGspImage({ imageSize: 4 << 20, signatureSections: GSP_SIGNATURE_SECTIONS_TU });
+  const path = tempFile(bytes);
+  try {
+    using src = fileSource(path);
+    const gsp = parseGspImage(src);
+    assert.deepEqual(gspSignature(gsp, src, sig("tu10x")), gspSignature(gsp, bytes, sig("tu10x")));
+    assert.equal(src.reads, 2);
+  } finally {
+    Deno.removeSync(path);
+  }
+});
+
+Deno.test("loadGspImage reuses a pool's region across loads and gives it back on dispose", async () => {
+  const bytes = forgeGspImage({ imageSize: 600 * 4096 + 7, seed: 9 });
+  const path = tempFile(bytes);
+  try {
+    const allocated: number[] = [];
+    const pool = new GspMemoryPool({ allocate: (n) => (allocated.push(n), new Uint8Array(n)) });
+    const layout = radix3Layout(600 * 4096 + 7);
+    const regionLength = (layout.tablePages + layout.imagePages) * 4096;
+    let region: Uint8Array | undefined;
+    for (let boot = 0; boot < 3; boot++) {
+      using gsp = await loadGspImage(path, { signatureSection: sig("ga10x"), pool });
+      region ??= gsp.region;
+      assert.equal(gsp.region, region, `boot ${boot} reuses the region`);
+      // Tables, then the image: the region is what the default addresses describe.
+      assert.equal(gsp.radix3.level0.byteOffset, 0);
+      assert.equal(gsp.radix3.level2.byteOffset, 2 * 4096);
+      assert.equal(gsp.imageBuffer.byteOffset, layout.tablePages * 4096);
+      assert.deepEqual(gsp.image, bytes.subarray(0x40, 0x40 + gsp.imageSize));
+      assert.ok(isZero(gsp.imageBuffer.subarray(gsp.imageSize)));
+      const dma = new DataView(region!.buffer, region!.byteOffset);
+      const at = (address: bigint) => Number(address);
+      // Walk the tables through the region as the bootloader walks them through DMA addresses.
+      const l1 = dma.getBigUint64(at(gsp.radix3.level0Address), true);
+      const l2 = dma.getBigUint64(at(l1) + 8 * 0, true);
+      const page601 = dma.getBigUint64(at(l2) + 8 * 600, true);
+      assert.deepEqual(
+        region!.subarray(at(page601), at(page601) + 7),
+        bytes.subarray(0x40 + 600 * 4096, 0x40 + 600 * 4096 + 7),
+      );
+      region!.fill(0xa5, layout.tablePages * 4096 + gsp.imageSize); // the next boot zeroes it
+    }
+    assert.deepEqual(allocated, [regionLength]);
+    assert.equal(pool.reuses, 2);
+    // A load that fails gives its region back too.
+    await rejectsFormatError(
+      loadGspImage(path, { signatureSection: sig("gh10x"), pool }),
+      "elf.section(.fwsignature_gh10x)",
+    );
+    const cut = tempFile(bytes.subarray(0, bytes.length - 1));
+    try {
+      await assert.rejects(loadGspImage(cut, { signatureSection: sig("ga10x"), pool }));
+    } finally {
+      Deno.removeSync(cut);
+    }
+    using again = await loadGspImage(path, { signatureSection: sig("ga10x"), pool });
+    assert.equal(again.region, region);
+    assert.throws(() => pool.give(new Uint8Array(4)), RangeError);
+  } finally {
+    Deno.removeSync(path);
+  }
+});
+
+Deno.test("GspMemoryPool: smallest fit, keep limit, reserve, and a short allocation", () => {
+  const pool = new GspMemoryPool({ keep: 2 });
+  const [a, b, c] = [3, 1, 2].map((pages) => pool.take(pages * 4096));
+  [a, b, c].forEach((r) => pool.give(r));
+  // a was dropped (keep 2); b is the smallest that fits, then c.
+  assert.ok(pool.take(4096) === b && pool.take(4096) === c);
+  assert.ok(pool.take(4096) !== a);
+  assert.equal(pool.allocations, 4);
+  assert.throws(() => pool.give(a), RangeError, "given back twice");
+  const reserved = new GspMemoryPool();
+  reserved.reserve(8192);
+  assert.equal(reserved.take(8192).length, 8192);
+  assert.equal(reserved.reuses, 1);
+  const short = new GspMemoryPool({ allocate: (n) => new Uint8Array(n - 1) });
+  assert.throws(() => short.take(4096), RangeError);
 });
 
 // ---- The real files -----------------------------------------------------------
@@ -341,7 +459,11 @@ realFirmwareTest(
   "real ga102 gsp-570.144.bin: loadGspImage reads the 63 MB image exactly, radix3 over 15513 pages",
   ["nvidia/ga102/gsp/gsp-570.144.bin"],
   async ([path]) => {
-    const gsp = await loadGspImage(path, { signatureSection: FAMILIES.ga10x.gspSignatureSection });
+    const gsp = await loadGspImage(path, {
+      signatureSection: FAMILIES.ga10x.gspSignatureSection,
+      headerCache: false,
+    });
+    assert.equal(gsp.fileReads, 3, "the head, the tail (headers and signature), .fwimage");
     const file = Deno.readFileSync(path);
     assert.equal(gsp.imageSize, 63541248);
     assert.equal(gsp.imageBuffer.length, 63541248); // already page-aligned
@@ -368,5 +490,60 @@ realFirmwareTest(
     const file = Deno.readFileSync(path);
     assert.equal(sha256(gsp.image), sha256(file.subarray(0x40, 0x40 + 28528288)));
     assert.equal(gsp.radix3.layout.level2Pages, 14);
+  },
+);
+
+// ---- The header cache -----------------------------------------------------------
+
+const settle = () => new Promise((done) => setTimeout(done, 250));
+
+Deno.test("loadGspImage parses a file once; a changed or just-written file is parsed again", async () => {
+  const path = tempFile(forgeGspImage({ imageSize: 3 * 4096, seed: 21 }));
+  try {
+    const headerCache: GspHeaderCache = new Map();
+    const load = (options: Partial<LoadGspImageOptions> = {}) =>
+      loadGspImage(path, { signatureSection: sig("ga10x"), headerCache, ...options });
+    // Just written: its times may not yet tell a second write from the first.
+    assert.equal((await load()).fileReads, 3);
+    assert.equal((await load()).fileReads, 3);
+    assert.equal(headerCache.size, 0);
+    await settle();
+    const first = await load();
+    const second = await load();
+    assert.equal(first.fileReads, 3);
+    assert.equal(second.fileReads, 1, "only .fwimage is read");
+    assert.equal(second.headers, first.headers);
+    assert.ok(Object.isFrozen(second.headers.elf.sections[1]));
+    assert.deepEqual(second.signature, first.signature);
+    second.signature.fill(0); // a copy: the cached one is untouched
+    assert.deepEqual((await load()).signature, first.signature);
+    assert.deepEqual(second.image, first.image);
+    // Another signature section of the same file: only the tail is read again.
+    const gh100 = await load({ signatureSection: sig("gh100") });
+    assert.equal(gh100.fileReads, 2);
+    assert.notDeepEqual(gh100.signature, first.signature);
+    // Rewritten (new bytes, new size): a new identity, parsed again.
+    Deno.writeFileSync(path, forgeGspImage({ imageSize: 2 * 4096, seed: 22 }));
+    await settle();
+    const changed = await load();
+    assert.equal(changed.fileReads, 3);
+    assert.equal(changed.imageSize, 2 * 4096);
+    assert.notDeepEqual(changed.signature, first.signature);
+    // headerCache: false parses every time.
+    assert.equal((await load({ headerCache: false })).fileReads, 3);
+  } finally {
+    Deno.removeSync(path);
+  }
+});
+
+realFirmwareTest(
+  "loadFirmwareSet leaves the GSP headers for loadGspImage, which then reads only .fwimage",
+  ["nvidia/ga102/gsp/gsp-570.144.bin", "nvidia/ga102/gsp/booter_load-570.144.bin"],
+  async () => {
+    const set = await loadFirmwareSet({ chip: "ga102", version: "570.144" });
+    using gsp = await loadGspImage(set.paths.gsp, { signatureSection: set.gspSignatureSection });
+    assert.equal(gsp.fileReads, 1);
+    assert.equal(gsp.headers, set.gspImage);
+    assert.deepEqual(gsp.signature, set.gspSignature);
   },
 );

@@ -13,6 +13,10 @@ import {
   assertFirmwareTree,
   checkFirmwareFile,
   checkFirmwareTree,
+  HASH_CACHE_SETTLE_MS,
+  type HashCache,
+  hashFileOnce,
+  PROCESS_HASH_CACHE,
   renderManifestModule,
   resolveManifestPath,
   scanFirmwareTree,
@@ -209,5 +213,129 @@ Deno.test("assertFirmwareTree: missing entries first, then mismatches, links che
     await assert.rejects(assertFirmwareTree(root, manifest), FirmwareChecksumError);
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+// ---- Hashing each real file once per process ----------------------------------
+
+const settle = () => new Promise((done) => setTimeout(done, HASH_CACHE_SETTLE_MS * 2));
+
+/**
+ * A firmware tree shaped like the package's: two real files, a chip folder
+ * link, a gsp folder link and a file link, with a manifest that knows them.
+ */
+async function linkedTree(): Promise<{ root: string; manifest: FirmwareManifest; rels: string[] }> {
+  const root = await Deno.makeTempDir();
+  const texts = { "nvidia/a/gsp/x.bin": "x bytes", "nvidia/a/gsp/y.bin": "y bytes" };
+  await Deno.mkdir(`${root}/nvidia/a/gsp`, { recursive: true });
+  await Deno.mkdir(`${root}/nvidia/c`, { recursive: true });
+  await Deno.mkdir(`${root}/nvidia/d/gsp`, { recursive: true });
+  for (const [rel, text] of Object.entries(texts)) await Deno.writeTextFile(`${root}/${rel}`, text);
+  await Deno.symlink("a", `${root}/nvidia/b`);
+  await Deno.symlink("../a/gsp", `${root}/nvidia/c/gsp`);
+  await Deno.symlink("../../a/gsp/x.bin", `${root}/nvidia/d/gsp/x.bin`);
+  const sha = (t: string) => createHash("sha256").update(t).digest("hex");
+  const manifest: FirmwareManifest = {
+    ...FIRMWARE_MANIFEST,
+    files: Object.fromEntries(
+      Object.entries(texts).map(([rel, t]) => [rel, { sha256: sha(t), size: t.length }]),
+    ),
+    links: {
+      "nvidia/b": "a",
+      "nvidia/c/gsp": "../a/gsp",
+      "nvidia/d/gsp/x.bin": "../../a/gsp/x.bin",
+    },
+  };
+  const rels = ["a", "b", "c"].flatMap((chip) =>
+    ["x", "y"].map((f) => `nvidia/${chip}/gsp/${f}.bin`)
+  );
+  rels.push("nvidia/d/gsp/x.bin");
+  return { root, manifest, rels };
+}
+
+Deno.test("hashing a tree with linked folders and files hashes each real file once", async () => {
+  const { root, manifest, rels } = await linkedTree();
+  try {
+    await settle();
+    const hashed: string[] = [];
+    const hasher = (path: string) => (hashed.push(path), sha256File(path));
+    const hashCache: HashCache = new Map();
+    const check = (rel: string) =>
+      checkFirmwareFile(`${root}/${rel}`, rel, { manifest, hashCache, hasher });
+    // Concurrent checks of all seven paths, then all of them again.
+    for (let round = 0; round < 2; round++) {
+      const results = await Promise.all(rels.map(check));
+      assert.ok(results.every((r) => r.status === "match"), JSON.stringify(results));
+    }
+    const real = await Deno.realPath(root);
+    assert.deepEqual(hashed.sort(), [`${real}/nvidia/a/gsp/x.bin`, `${real}/nvidia/a/gsp/y.bin`]);
+    assert.equal(hashCache.size, 2);
+
+    // A changed file has a new identity and is hashed again, through any link.
+    await Deno.writeTextFile(`${root}/nvidia/a/gsp/x.bin`, "x bytez");
+    await settle();
+    const changed = await check("nvidia/d/gsp/x.bin");
+    assert.equal(changed.status, "mismatch");
+    assert.equal(hashed.length, 3);
+    assert.equal((await check("nvidia/b/gsp/x.bin")).sha256, changed.sha256);
+    assert.equal(hashed.length, 3);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("without a cache of its own, a check goes through the process-wide cache", async () => {
+  const { root, manifest, rels } = await linkedTree();
+  try {
+    await settle();
+    const before = PROCESS_HASH_CACHE.size;
+    for (const rel of rels) {
+      assert.equal((await checkFirmwareFile(`${root}/${rel}`, rel, { manifest })).status, "match");
+    }
+    assert.equal(PROCESS_HASH_CACHE.size, before + 2, "two real files, one entry (one hash) each");
+    // Tree checks and scans use it too: nothing new is hashed.
+    assert.ok((await checkFirmwareTree(root, manifest)).ok);
+    await scanFirmwareTree(root);
+    assert.equal(PROCESS_HASH_CACHE.size, before + 2);
+    // A custom hasher's results stay out of it.
+    const fake = await hashFileOnce(`${root}/nvidia/a/gsp/x.bin`, {
+      hasher: () => Promise.resolve("f".repeat(64)),
+    });
+    assert.equal(fake.sha256, "f".repeat(64));
+    const real = await checkFirmwareFile(`${root}/nvidia/a/gsp/x.bin`, "nvidia/a/gsp/x.bin", {
+      manifest,
+    });
+    assert.equal(real.status, "match");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a file changed moments ago is hashed on every call; a failed hash is not kept", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/f.bin`;
+    await Deno.writeTextFile(path, "one");
+    let calls = 0;
+    const hashCache: HashCache = new Map();
+    const hasher = (p: string) => (calls++, sha256File(p));
+    // Two writes of the same length may share their times (one clock tick): no caching yet.
+    const first = await hashFileOnce(path, { hashCache, hasher });
+    await Deno.writeTextFile(path, "two");
+    const second = await hashFileOnce(path, { hashCache, hasher });
+    assert.notEqual(first.sha256, second.sha256);
+    assert.equal(calls, 2);
+    assert.equal(hashCache.size, 0);
+
+    await settle();
+    let fail = true;
+    const flaky = (p: string) => fail ? Promise.reject(new Error("EIO")) : sha256File(p);
+    await assert.rejects(hashFileOnce(path, { hashCache, hasher: flaky }), /EIO/);
+    assert.equal(hashCache.size, 0);
+    fail = false;
+    assert.equal((await hashFileOnce(path, { hashCache, hasher: flaky })).sha256, second.sha256);
+    assert.equal(hashCache.size, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -5,10 +5,22 @@ import {
   GSP_PAGE_SIZE,
   RADIX3_ENTRIES_PER_PAGE,
   RADIX3_MAX_IMAGE_SIZE,
+  type Radix3Addresses,
   radix3Layout,
   type Radix3Level,
   type Radix3Tables,
 } from "../firmware/radix3.ts";
+import { parseGspImage } from "../firmware/gsp_image.ts";
+import { fileSource } from "../loader/gsp_image.ts";
+import { realFirmwareTest } from "./_real.ts";
+
+/** The distinct real GSP images (the other chips link to these). */
+const REAL_GSP_IMAGES = [
+  "nvidia/tu102/gsp/gsp-570.144.bin",
+  "nvidia/ga102/gsp/gsp-570.144.bin",
+  "nvidia/tu102/gsp/gsp-535.113.01.bin",
+  "nvidia/ga102/gsp/gsp-535.113.01.bin",
+];
 
 const GIB = 1 << 30;
 
@@ -209,3 +221,158 @@ Deno.test("contiguousRadix3Addresses: tables then image, as NVIDIA's one allocat
   assert.equal(a.tablePageAddress(2, 30), 0x2_0000_0000n + 32n * 4096n);
   assert.equal(a.imagePageAddress(0), 0x2_0000_0000n + 33n * 4096n);
 });
+
+// --- The contiguous fast path against a reference -------------------------------------------
+//
+// A small, independent reference of the tables (one bigint per entry, as buildRadix3 was first
+// written): the fast path must produce the same bytes and fail on the same entry.
+
+interface Reference {
+  level0: Uint8Array;
+  level1: Uint8Array;
+  level2: Uint8Array;
+  level0Address: bigint;
+}
+
+function referenceRadix3(
+  imageSize: number,
+  image: (i: number) => bigint,
+  table: (level: Radix3Level, i: number) => bigint,
+): Reference | { bad: string } {
+  const pages = (n: number) => Math.ceil(n / 512);
+  const imagePages = Math.ceil(imageSize / 4096);
+  const counts = [pages(pages(imagePages)), pages(imagePages), imagePages];
+  const out = [0, 1, 2].map((level) => new Uint8Array(pages(counts[level]) * 4096 || 4096));
+  out[0] = new Uint8Array(4096);
+  const sources: [string, (i: number) => bigint][] = [
+    ["level 1 table page", (i) => table(1, i)],
+    ["level 2 table page", (i) => table(2, i)],
+    ["image page", image],
+  ];
+  for (let level = 0; level < 3; level++) {
+    const view = new DataView(out[level].buffer);
+    const [what, address] = sources[level];
+    for (let i = 0; i < counts[level]; i++) {
+      const a = address(i);
+      if (a < 0n || a >= 1n << 64n || a % 4096n !== 0n) return { bad: `${what} ${i}` };
+      view.setBigUint64(i * 8, a, true);
+    }
+  }
+  const root = table(0, 0);
+  if (root < 0n || root >= 1n << 64n || root % 4096n !== 0n) return { bad: "level 0 table page 0" };
+  return { level0: out[0], level1: out[1], level2: out[2], level0Address: root };
+}
+
+function assertSameAsReference(imageSize: number, addresses: Radix3Addresses, what: string): void {
+  const want = referenceRadix3(
+    imageSize,
+    addresses.imagePageAddress,
+    addresses.tablePageAddress,
+  );
+  if ("bad" in want) {
+    assert.throws(
+      () => buildRadix3({ imageSize, ...addresses }),
+      (e: unknown) => e instanceof RangeError && e.message.includes(want.bad),
+      `${what}: fails on ${want.bad}`,
+    );
+    return;
+  }
+  const got = buildRadix3({ imageSize, ...addresses });
+  assert.equal(got.level0Address, want.level0Address, what);
+  for (const level of ["level0", "level1", "level2"] as const) {
+    assert.equal(got[level].length, want[level].length, `${what} ${level} length`);
+    // A failed deepEqual over 100 kB tables would spend minutes diffing; name the first entry.
+    const at = got[level].findIndex((b, i) => b !== want[level][i]);
+    assert.equal(at, -1, `${what}: ${level} differs first in entry ${at >> 3}`);
+  }
+}
+
+/** Bases that put the 2^32 carry inside level 2, at its start and end, and past 2^64. */
+function bases(imageSize: number): bigint[] {
+  const l = radix3Layout(imageSize);
+  const span = BigInt((l.tablePages + l.imagePages) * 4096);
+  return [
+    0n,
+    0x8000_0000n,
+    (1n << 32n) - BigInt(l.tablePages + 7) * 4096n, // carry after image page 7
+    (1n << 32n) - 4096n, // carry right after level 0
+    0xffff_ffffn * 4096n,
+    (1n << 64n) - span, // the last page is the last of the address space
+    (1n << 64n) - span + 4096n, // one page too far: the last image page overflows
+    (1n << 64n) - 4096n, // everything but level 0 overflows
+    0x1000n + 1n, // unaligned
+    -4096n, // negative
+  ];
+}
+
+Deno.test("buildRadix3's contiguous fast path matches the reference on forged sizes", () => {
+  const sizes = [1, 4095, 4096, 4097, 512 * 4096, 512 * 4096 + 1, 3 * 512 * 4096 + 100];
+  for (const imageSize of sizes) {
+    const layout = radix3Layout(imageSize);
+    for (const base of bases(imageSize)) {
+      assertSameAsReference(
+        imageSize,
+        contiguousRadix3Addresses(layout, base),
+        `size ${imageSize} base 0x${base.toString(16)}`,
+      );
+    }
+  }
+});
+
+Deno.test("buildRadix3's fast path over 1 GiB (several level-0 entries) matches the reference", () => {
+  const imageSize = GIB + 5 * 4096;
+  for (const base of [0n, (1n << 32n) - 4096n * 9n]) {
+    assertSameAsReference(
+      imageSize,
+      contiguousRadix3Addresses(radix3Layout(imageSize), base),
+      `base 0x${base.toString(16)}`,
+    );
+  }
+});
+
+Deno.test("buildRadix3 never takes the fast path for a callback the caller replaced", () => {
+  const imageSize = 40 * 4096 + 3;
+  const layout = radix3Layout(imageSize);
+  const contiguous = contiguousRadix3Addresses(layout, 0x4000_0000n);
+  const reversed = scattered(layout.imagePages);
+  // A spread copy keeps the contiguous table callback and swaps the image one.
+  assertSameAsReference(
+    imageSize,
+    { ...contiguous, imagePageAddress: reversed.imagePageAddress },
+    "image replaced",
+  );
+  assertSameAsReference(
+    imageSize,
+    { ...contiguous, tablePageAddress: reversed.tablePageAddress },
+    "tables replaced",
+  );
+  // Callbacks of another layout are still contiguous runs: what they return is what is written.
+  const other = contiguousRadix3Addresses(radix3Layout(GIB + 1), 0x1_0000_0000n);
+  assertSameAsReference(imageSize, other, "another layout's callbacks");
+  // A wrapper around a contiguous callback is an ordinary callback.
+  assertSameAsReference(
+    imageSize,
+    { ...contiguous, imagePageAddress: (i) => contiguous.imagePageAddress(i) + 0x1000n },
+    "wrapped",
+  );
+});
+
+realFirmwareTest(
+  "buildRadix3 matches the reference for every real GSP image's .fwimage",
+  REAL_GSP_IMAGES,
+  (paths) => {
+    for (const path of paths) {
+      using source = fileSource(path);
+      const { imageSize } = parseGspImage(source);
+      const layout = radix3Layout(imageSize);
+      for (const base of bases(imageSize)) {
+        assertSameAsReference(
+          imageSize,
+          contiguousRadix3Addresses(layout, base),
+          `${path} base 0x${base.toString(16)}`,
+        );
+      }
+      assertSameAsReference(imageSize, scattered(layout.imagePages), `${path} scattered`);
+    }
+  },
+);
