@@ -107,23 +107,25 @@ export function parseBinHeader(bytes: Uint8Array, file?: string): BinHeader {
     r.fail(
       12,
       "binHeader.headerOffset",
-      `0x${hex(header.headerOffset)} is outside the ${bytes.length}-byte file`,
+      `0x${hex(header.headerOffset)} is past the end of the ${bytes.length}-byte file: ` +
+        "it is cut short, or the header is wrong",
     );
   }
   if (header.dataOffset > bytes.length) {
     r.fail(
       16,
       "binHeader.dataOffset",
-      `0x${hex(header.dataOffset)} is outside the ${bytes.length}-byte file`,
+      `0x${hex(header.dataOffset)} is past the end of the ${bytes.length}-byte file: ` +
+        "it is cut short, or the header is wrong",
     );
   }
   if (header.dataOffset + header.dataSize > bytes.length) {
     r.fail(
       20,
       "binHeader.dataSize",
-      `payload 0x${hex(header.dataOffset)}+0x${
-        hex(header.dataSize)
-      } runs past the end of the ${bytes.length}-byte file`,
+      `payload 0x${hex(header.dataOffset)}+0x${hex(header.dataSize)} needs ` +
+        `${header.dataOffset + header.dataSize} bytes, but the file has only ${bytes.length}: ` +
+        "it is cut short",
     );
   }
   return header;

@@ -48,6 +48,7 @@ import { getLogger } from "npm:@logtape/logtape@2.4.2";
 import { FirmwareFormatError } from "../errors.ts";
 import { type BinHeader, parseBinHeader } from "./bin_header.ts";
 import { ByteReader, hex } from "./byte_reader.ts";
+import { type BromParams, type FalconLoadMap, MAX_FUSE_VERSION } from "./falcon_load.ts";
 
 const logger = getLogger(["falconry", "firmware", "booter"]);
 
@@ -146,50 +147,14 @@ export interface BooterFirmware {
   image: Uint8Array;
 }
 
-/** The BROM parameters SEC2 needs to verify a patched Booter. */
-export interface BooterBromParams {
-  /** Offset of the signature inside DMEM: `patchLocation − osDataOffset`. */
-  pkcDataOffset: number;
-  /** Engine id mask from the signature params. */
-  engineIdMask: number;
-  /** Ucode id from the signature params. */
-  ucodeId: number;
-}
-
 /** A Booter image with its signature patched in. */
 export interface PatchedBooter {
   /** A patched copy of the image; the parsed file is left untouched. */
   image: Uint8Array;
   /** Index of the signature written. */
   signatureIndex: number;
-  /** BROM parameters. */
-  brom: BooterBromParams;
-}
-
-/** One piece of the image copied into falcon memory. */
-export interface FalconLoadSegment {
-  /** Image offset of the first byte. */
-  srcStart: number;
-  /** Falcon memory (IMEM or DMEM) address of the first byte. */
-  dstStart: number;
-  /** Length in bytes. */
-  length: number;
-}
-
-/**
- * Where Booter goes in SEC2's memories. Turing and GA100 load the OS code as
- * non-secure IMEM and the app at its own offset; GA102 and later load only the
- * app, at IMEM 0, and boot at the app's image offset (its IMEM tag).
- */
-export interface BooterLoadMap {
-  /** Non-secure IMEM (Turing/GA100 layout only). */
-  imemNonSecure?: FalconLoadSegment;
-  /** Secure IMEM: app 0's code. */
-  imemSecure: FalconLoadSegment;
-  /** DMEM: the OS data, which holds the patched signature. */
-  dmem: FalconLoadSegment;
-  /** Boot vector. */
-  bootAddress: number;
+  /** BROM parameters: `pkcDataOffset = patchLocation − osDataOffset`. */
+  brom: BromParams;
 }
 
 /** Which Booter load layout a chip uses: `"tu102"` for Turing and GA100, `"ga102"` after. */
@@ -514,25 +479,31 @@ function checkImageRanges(
 }
 
 /**
- * Which signature a chip needs, from its fuse register (nova-core's rule): a
- * register value of 0 selects the last signature, any other value selects
- * `fuseVersion − registerValue`.
+ * Which signature a chip needs, from its signature fuse version (nova-core's
+ * rule): version 0 selects the last signature, any other version selects
+ * `signatureParams.fuseVersion − fuseVersion`.
  *
- * NVIDIA's driver computes `signatureCount − 1 − registerValue` instead (and
+ * The fuse register itself holds a bit mask, not a version: the version is
+ * the index of its highest set bit plus one, and 0 when it reads 0 (nova-core
+ * `signature_reg_fuse_version`; the register layer converts it). Turing has
+ * no such fuse and always uses version 0.
+ *
+ * NVIDIA's driver computes `signatureCount − 1 − fuseVersion` instead (and
  * takes signature 0 when there is only one); the two agree on every real
- * file, where `fuseVersion = signatureCount − 1`, for register values 0 to
- * `fuseVersion`.
+ * file, where `signatureParams.fuseVersion = signatureCount − 1`, for
+ * versions 0 to `signatureParams.fuseVersion`.
  *
  * The result is a property of the firmware (it lacks the signature the chip
  * needs), so failures are {@linkcode FirmwareFormatError}s.
  *
  * @param booter A parsed Booter.
- * @param fuseRegisterValue The value of the chip's signature fuse-version register.
+ * @param fuseVersion The chip's signature fuse version (0–32), already
+ *   converted from the fuse register's bit mask.
  * @returns The signature index.
  * @throws {FirmwareFormatError} with field `signatureParams.fuseVersion` when
  *   the index falls outside the signatures, or `signatures[i]` when the
  *   selected signature is all zeros (the second GA102 signature is).
- * @throws {RangeError} when `fuseRegisterValue` is not a u32.
+ * @throws {RangeError} when `fuseVersion` is not a whole number 0–32.
  *
  * @example
  * ```ts
@@ -544,26 +515,18 @@ function checkImageRanges(
  *   signatureSize: 384, signatureCount: 2, fuseVersion: 1, zeroSignatureIndex: 1,
  * }));
  * assert(selectBooterSignature(ga102Like, 1) === 0);
- * let threw = false;
- * try { selectBooterSignature(ga102Like, 0); } catch { threw = true; } // the zero signature
- * assert(threw);
+ * assert.throws(() => selectBooterSignature(ga102Like, 0), /all zeros/); // the zero signature
  * ```
  */
-export function selectBooterSignature(booter: BooterFirmware, fuseRegisterValue: number): number {
-  if (
-    !Number.isInteger(fuseRegisterValue) || fuseRegisterValue < 0 || fuseRegisterValue > 0xffffffff
-  ) {
-    throw new RangeError(`fuse register value ${fuseRegisterValue} is not a u32`);
-  }
+export function selectBooterSignature(booter: BooterFirmware, fuseVersion: number): number {
+  checkFuseVersion(fuseVersion);
   const { signatureCount, signatureParams, hsHeader } = booter;
-  const index = fuseRegisterValue === 0
-    ? signatureCount - 1
-    : signatureParams.fuseVersion - fuseRegisterValue;
+  const index = fuseVersion === 0 ? signatureCount - 1 : signatureParams.fuseVersion - fuseVersion;
   if (index < 0 || index >= signatureCount) {
     throw new FirmwareFormatError({
       offset: hsHeader.metaDataOffset,
       field: "signatureParams.fuseVersion",
-      reason: `fuse register value ${fuseRegisterValue} with fuse version ` +
+      reason: `chip fuse version ${fuseVersion} with the firmware's fuse version ` +
         `${signatureParams.fuseVersion}` +
         ` selects signature ${index}, but the firmware has ${signatureCount}`,
     });
@@ -572,23 +535,35 @@ export function selectBooterSignature(booter: BooterFirmware, fuseRegisterValue:
     throw new FirmwareFormatError({
       offset: booter.signaturesOffset + index * booter.signatureSize,
       field: `signatures[${index}]`,
-      reason: `signature ${index}, selected by fuse register value ${fuseRegisterValue}, ` +
+      reason: `signature ${index}, selected by fuse version ${fuseVersion}, ` +
         `is all zeros (a placeholder, not a signature)`,
     });
   }
   return index;
 }
 
+function checkFuseVersion(fuseVersion: number): void {
+  if (!Number.isInteger(fuseVersion) || fuseVersion < 0 || fuseVersion > MAX_FUSE_VERSION) {
+    throw new RangeError(
+      `fuse version ${fuseVersion} is not 0–${MAX_FUSE_VERSION} ` +
+        "(convert the fuse register's bit mask to a version first)",
+    );
+  }
+}
+
 /**
- * Patch the signature the fuse register selects into a copy of the image and
- * compute the BROM parameters (`pkcDataOffset = patchLocation − osDataOffset`).
+ * Patch the signature the chip's fuse version selects into a copy of the
+ * image and compute the BROM parameters (`pkcDataOffset = patchLocation −
+ * osDataOffset`).
  *
  * @param booter A parsed Booter.
- * @param fuseRegisterValue The chip's signature fuse-version register value.
+ * @param fuseVersion The chip's signature fuse version, already converted
+ *   from the fuse register's bit mask (see {@linkcode selectBooterSignature}).
  * @returns The patched copy, the signature index and the BROM parameters.
  * @throws {FirmwareFormatError} as {@linkcode selectBooterSignature} does, or
  *   when the engine id mask does not fit 16 bits or the ucode id 8 bits (the
  *   BROM registers' widths).
+ * @throws {RangeError} when `fuseVersion` is not a whole number 0–32.
  *
  * @example
  * ```ts
@@ -604,7 +579,7 @@ export function selectBooterSignature(booter: BooterFirmware, fuseRegisterValue:
  * assert(image !== booter.image);
  * ```
  */
-export function patchBooter(booter: BooterFirmware, fuseRegisterValue: number): PatchedBooter {
+export function patchBooter(booter: BooterFirmware, fuseVersion: number): PatchedBooter {
   const { engineIdMask, ucodeId } = booter.signatureParams;
   const paramsAt = booter.hsHeader.metaDataOffset;
   if (engineIdMask > 0xffff) {
@@ -621,7 +596,7 @@ export function patchBooter(booter: BooterFirmware, fuseRegisterValue: number): 
       reason: `${ucodeId} does not fit the 8-bit BROM ucode id`,
     });
   }
-  const signatureIndex = selectBooterSignature(booter, fuseRegisterValue);
+  const signatureIndex = selectBooterSignature(booter, fuseVersion);
   const image = booter.image.slice();
   image.set(booter.signatures[signatureIndex], booter.patchLocation);
   const pkcDataOffset = booter.patchLocation - booter.loadHeader.osDataOffset;
@@ -636,8 +611,12 @@ export function patchBooter(booter: BooterFirmware, fuseRegisterValue: number): 
 /**
  * Where each part of a Booter image goes in SEC2's IMEM and DMEM (nova-core's
  * `BooterFirmware` load targets). The headers do not say which layout a file
- * uses; the chip does. nova-core copies the non-secure code from image offset
- * 0; this takes it from `osCodeOffset`, which is 0 in every real file.
+ * uses; the chip does: Turing and GA100 load the OS code as non-secure IMEM
+ * and the app at its own offset, and boot at the OS code; GA102 and later
+ * load only the app, at IMEM 0, and boot at the app's image offset (its IMEM
+ * tag). DMEM gets the OS data, which holds the patched signature. nova-core
+ * copies the non-secure code from image offset 0; this takes it from
+ * `osCodeOffset`, which is 0 in every real file.
  *
  * @param booter A parsed Booter with exactly one app.
  * @param options The chip's layout.
@@ -662,7 +641,7 @@ export function patchBooter(booter: BooterFirmware, fuseRegisterValue: number): 
 export function booterLoadMap(
   booter: BooterFirmware,
   options: BooterLoadMapOptions,
-): BooterLoadMap {
+): FalconLoadMap {
   const load = booter.loadHeader;
   if (load.numApps !== 1) {
     throw new FirmwareFormatError({

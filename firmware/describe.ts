@@ -1,16 +1,19 @@
 /**
  * Describe any boot blob as plain, JSON-ready data: its kind and every field
  * of every header, named in camelCase after the reference's field names.
- * This is what `scripts/firmware.ts inspect` prints.
+ * This is what `scripts/firmware.ts inspect` prints. A file that is no boot
+ * blob is kind `"other"` with its size and magic, not an error.
  *
  * @module
  */
 
 import { FirmwareFormatError } from "../errors.ts";
+import { BIN_HEADER_FIELDS, BIN_HEADER_SIZE, BIN_MAGIC } from "./bin_header.ts";
 import { parseBooter } from "./booter.ts";
 import { bufferSource, type ByteSource } from "./byte_source.ts";
 import { detectFirmwareKind, type FirmwareKind } from "./detect.ts";
 import type { ElfFile } from "./elf.ts";
+import { elfHeaderFlagNames, elfSectionFlagNames, elfValueName } from "./elf_names.ts";
 import { parseFmc } from "./fmc.ts";
 import { parseGenBootloader } from "./gen_bootloader.ts";
 import { parseGspImage } from "./gsp_image.ts";
@@ -71,13 +74,51 @@ export function toJsonFields(value: unknown): JsonValue {
   return String(value);
 }
 
+/**
+ * Insert a name after each numbered field that has one (`machine: 243,
+ * machineName: "RISC-V"`), keeping the numbers for JSON readers.
+ */
+function withNames(
+  fields: { [key: string]: JsonValue },
+  names: Readonly<Record<string, (value: number) => JsonValue | undefined>>,
+): { [key: string]: JsonValue } {
+  const out: { [key: string]: JsonValue } = {};
+  for (const [key, value] of Object.entries(fields)) {
+    out[key] = value;
+    const name = typeof value === "number" && Object.hasOwn(names, key)
+      ? names[key](value)
+      : undefined;
+    if (name !== undefined) out[key === "flags" ? "flagNames" : `${key}Name`] = name;
+  }
+  return out;
+}
+
 function elfFields(elf: ElfFile): { [key: string]: JsonValue } {
-  const { sections, fileSize: _size, ...header } = elf;
+  const { sections, fileSize: _size, elfClass, ...header } = elf;
+  const headerNames = {
+    elfClass: (v: number) => elfValueName("elfClass", v),
+    data: (v: number) => elfValueName("data", v),
+    osAbi: (v: number) => elfValueName("osAbi", v),
+    type: (v: number) => elfValueName("type", v),
+    machine: (v: number) => elfValueName("machine", v),
+    flags: (v: number) => {
+      const names = elfHeaderFlagNames(elf.machine, v);
+      return names.length > 0 ? names : undefined;
+    },
+  };
+  const sectionNames = {
+    type: (v: number) => elfValueName("sectionType", v),
+    flags: (v: number) => elfSectionFlagNames(v),
+  };
   return {
-    ...(toJsonFields(header) as { [key: string]: JsonValue }),
+    // The parser accepts little-endian files only; `data` is stated for the reader.
+    ...withNames(
+      { elfClass, data: 1, ...(toJsonFields(header) as { [key: string]: JsonValue }) },
+      headerNames,
+    ),
     sections: sections.filter((s) => s.index !== 0).map((s) => {
       const { headerOffset: _at, ...fields } = s;
-      return toJsonFields(fields);
+      return withNames(toJsonFields(fields) as { [key: string]: JsonValue }, sectionNames);
     }),
   };
 }
@@ -160,7 +201,33 @@ const DESCRIBERS: Readonly<
     };
   },
   "vbios": (source) => describeVbios(source),
+  "other": (source) => describeOther(source),
 };
+
+/**
+ * What can be said of a file that is none of falconry's kinds: its size and
+ * first bytes, and for an nvfw bin file (another falcon's ucode) its bin
+ * header.
+ */
+function describeOther(source: ByteSource): { [key: string]: JsonValue } {
+  const head = source.read(0, Math.min(source.size, BIN_HEADER_SIZE));
+  const isBin = head.length === BIN_HEADER_SIZE &&
+    new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true) === BIN_MAGIC;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  return {
+    note: "not a GSP boot blob",
+    format: isBin ? "nvfw-bin" : "unknown",
+    size: source.size,
+    magic: [...head.subarray(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join(" "),
+    ...(isBin
+      ? {
+        binHeader: Object.fromEntries(
+          BIN_HEADER_FIELDS.map((name, i) => [name, view.getUint32(4 * i, true)]),
+        ),
+      }
+      : {}),
+  };
+}
 
 /**
  * Describe a VBIOS: IFR header, ROM images, BIT tokens, PMU table, the
@@ -222,7 +289,8 @@ function wholeFile(source: ByteSource, file?: string): Uint8Array {
  *
  * @param input The file as a {@linkcode ByteSource} or its bytes.
  * @param file The file's name or path (used for detection and in errors).
- * @throws {FirmwareFormatError} When the blob does not parse.
+ * @returns The kind (`"other"` for a file that is no boot blob) and the fields.
+ * @throws {FirmwareFormatError} When a recognised blob does not parse.
  *
  * @example
  * ```ts
@@ -231,6 +299,8 @@ function wholeFile(source: ByteSource, file?: string): Uint8Array {
  * import { forgeGenBootloader } from "./forge/hs_firmware.ts";
  * const d = describeFirmware(forgeGenBootloader({}), "gen_bootloader-570.144.bin");
  * assert(d.kind === "gen-bootloader");
+ * const other = describeFirmware(new TextEncoder().encode("GR context"), "nvidia/tu102/gr/sw_ctx.bin");
+ * assert(other.kind === "other" && other.format === "unknown" && other.size === 10);
  * ```
  */
 export function describeFirmware(
@@ -240,15 +310,10 @@ export function describeFirmware(
   const source = input instanceof Uint8Array ? bufferSource(input, file) : input;
   const name = file ?? source.name;
   const head = source.read(0, Math.min(source.size, 8));
-  const kind = detectFirmwareKind(
-    source.size > 8 ? padHead(head, source) : head,
-    name,
-  );
+  const isBin = head.length >= 4 &&
+    new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true) === BIN_MAGIC;
+  // nvfw bin files need their whole bytes to tell the three bin kinds apart when the name
+  // does not; one too large for any of them is refused before it is read.
+  const kind = detectFirmwareKind(isBin ? wholeFile(source, name) : head, name);
   return { kind, ...DESCRIBERS[kind](source, name) };
-}
-
-// Bin files need their whole bytes to tell the three bin kinds apart when the name does not.
-function padHead(head: Uint8Array, source: ByteSource): Uint8Array {
-  const isBin = head[0] === 0xde && head[1] === 0x10 && head[2] === 0 && head[3] === 0;
-  return isBin && source.size <= MAX_WHOLE_FILE ? source.read(0, source.size) : head;
 }

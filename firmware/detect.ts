@@ -5,16 +5,36 @@
  * file name decides, and a file without a known name is tried against each
  * parser in turn.
  *
+ * A file that is none of falconry's kinds (linux-firmware's `nvidia/` tree
+ * holds hundreds: ACR, SEC2, NVDEC and GR blobs) is kind `"other"`, not an
+ * error. Errors are kept for files that are recognised and broken: an nvfw
+ * bin file whose own header does not fit the file (it was cut short), or a
+ * file whose name says what it is while its content does not.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { detectFirmwareKind } from "./detect.ts";
+ * import { forgeBooter } from "./forge/hs_firmware.ts";
+ *
+ * assert(detectFirmwareKind(forgeBooter(), "x.bin") === "booter");
+ * assert(detectFirmwareKind(new TextEncoder().encode("not firmware"), "notes.txt") === "other");
+ * assert.throws(() => detectFirmwareKind(forgeBooter().subarray(0, 100), "x.bin"), /cut short/);
+ * ```
+ *
  * @module
  */
 
 import { FirmwareFormatError } from "../errors.ts";
-import { BIN_MAGIC } from "./bin_header.ts";
+import { BIN_MAGIC, parseBinHeader } from "./bin_header.ts";
 import { parseBooter } from "./booter.ts";
 import { parseGenBootloader } from "./gen_bootloader.ts";
 import { parseRiscvBootloader } from "./riscv_bootloader.ts";
 
-/** The format of a boot blob, which decides its parser. */
+/**
+ * The format of a boot blob, which decides its parser; `"other"` for a file
+ * that is none of them (not a GSP boot blob), which has no parser.
+ */
 export type FirmwareKind =
   | "booter"
   | "riscv-bootloader"
@@ -22,7 +42,8 @@ export type FirmwareKind =
   | "gsp-image"
   | "fmc"
   | "tlv"
-  | "vbios";
+  | "vbios"
+  | "other";
 
 /** Base names (without version) of linux-firmware's GSP files and the 2026 TLV names. */
 const KIND_BY_NAME: Readonly<Record<string, FirmwareKind>> = {
@@ -48,12 +69,15 @@ const KIND_BY_NAME: Readonly<Record<string, FirmwareKind>> = {
  * assert(kindFromFileName("gsp-535.113.01.bin") === "gsp-image");
  * assert(kindFromFileName("TU102.rom") === "vbios");
  * assert(kindFromFileName("notes.txt") === undefined);
+ * assert(kindFromFileName("nvidia/tu102/nvdec/scrubber.bin") === undefined); // no version
  * ```
  */
 export function kindFromFileName(path: string): FirmwareKind | undefined {
   const base = (path.split("/").pop() ?? "").toLowerCase();
   if (base.endsWith(".rom")) return "vbios";
-  const name = base.replace(/-\d+(\.\d+)+\.bin$/, "").replace(/\.(bin|tlv)$/, "");
+  // linux-firmware's GSP files always carry the driver version; unversioned `.bin` names
+  // (`nvidia/tu102/nvdec/scrubber.bin`) belong to other falcons' firmware.
+  const name = base.replace(/-\d+(\.\d+)+\.bin$/, "").replace(/\.tlv$/, "");
   return Object.hasOwn(KIND_BY_NAME, name) ? KIND_BY_NAME[name] : undefined;
 }
 
@@ -67,11 +91,19 @@ const BIN_PARSERS: readonly [FirmwareKind, (b: Uint8Array) => unknown][] = [
 ];
 
 /**
- * Detect a blob's kind. Throws a {@linkcode FirmwareFormatError} at offset 0
- * when nothing matches.
+ * Detect a blob's kind. A file that is none of falconry's kinds is
+ * `"other"`; only a recognised file that is broken throws.
  *
- * @param bytes The file's bytes (only the first few are needed for non-bin kinds).
+ * @param bytes The file's bytes (only the first few are needed for non-bin
+ *   kinds; nvfw bin files need all of them when their name does not say
+ *   which kind they are).
  * @param fileName The file's name or path, used for nvfw-bin files.
+ * @returns The kind, or `"other"`.
+ * @throws {FirmwareFormatError} when the file is an nvfw bin file without a
+ *   known name whose own header does not fit it (field `binHeader.*`, saying
+ *   it is cut short), an ELF file of neither class, or a file whose name names a kind
+ *   (`booter_load-570.144.bin`) but whose content is no firmware at all
+ *   (field `magic`, offset 0).
  *
  * @example
  * ```ts
@@ -80,13 +112,23 @@ const BIN_PARSERS: readonly [FirmwareKind, (b: Uint8Array) => unknown][] = [
  * import { forgeGenBootloader } from "./forge/hs_firmware.ts";
  * assert(detectFirmwareKind(forgeGenBootloader({})) === "gen-bootloader");
  * assert(detectFirmwareKind(new TextEncoder().encode("NVFW....")) === "tlv");
+ * assert(detectFirmwareKind(new Uint8Array(64), "nvidia/tu102/gr/sw_ctx.bin") === "other");
  * ```
  */
 export function detectFirmwareKind(bytes: Uint8Array, fileName?: string): FirmwareKind {
+  const byName = fileName ? kindFromFileName(fileName) : undefined;
   const fail = (reason: string): never => {
     throw new FirmwareFormatError({ file: fileName, offset: 0, field: "magic", reason });
   };
-  if (bytes.length < 4) fail(`only ${bytes.length} bytes: too short for any firmware format`);
+  // Nothing in the content says what the file is: only its name could.
+  const unrecognised = (what: string): FirmwareKind => {
+    if (byName === "vbios") return "vbios"; // dumps with a prefix before 55 AA
+    if (byName !== undefined) fail(`${what}, although the name says ${byName}`);
+    return "other";
+  };
+  if (bytes.length < 4) {
+    return unrecognised(`only ${bytes.length} bytes: too short for any firmware format`);
+  }
   const magic = String.fromCharCode(...bytes.subarray(0, 4));
   if (magic === "NVFW") return "tlv";
   if (magic === "NVGI") return "vbios";
@@ -98,24 +140,44 @@ export function detectFirmwareKind(bytes: Uint8Array, fileName?: string): Firmwa
     fail(`ELF class ${bytes[4]} is neither 32- nor 64-bit`);
   }
   const word = bytes[0] | bytes[1] << 8 | bytes[2] << 16 | bytes[3] << 24;
-  if (word >>> 0 === BIN_MAGIC) {
-    const byName = fileName ? kindFromFileName(fileName) : undefined;
-    if (byName && BIN_PARSERS.some(([k]) => k === byName)) return byName;
-    for (const [kind, parse] of BIN_PARSERS) {
-      try {
-        parse(bytes);
-        return kind;
-      } catch (e) {
-        if (!(e instanceof FirmwareFormatError)) throw e;
-      }
-    }
-    fail("an nvfw bin file that is neither a Booter, a generic bootloader nor a RISC-V bootloader");
-  }
-  const byName = fileName ? kindFromFileName(fileName) : undefined;
-  if (byName === "vbios") return "vbios";
-  return fail(
+  if (word >>> 0 === BIN_MAGIC) return detectBinKind(bytes, fileName, byName);
+  return unrecognised(
     `unknown magic ${
       [...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join(" ")
     }: not an nvfw bin, ELF, NVFW TLV or VBIOS file`,
   );
+}
+
+/**
+ * An nvfw bin file: a known name decides; otherwise its own header must fit
+ * the file whatever it holds (a file cut short fails here, naming what it
+ * needed, as its parser would under its real name), then the first parser
+ * that accepts it decides. A sound bin file that none accepts is some other
+ * falcon's ucode (ACR, SEC2, NVDEC).
+ */
+function detectBinKind(
+  bytes: Uint8Array,
+  fileName: string | undefined,
+  byName: FirmwareKind | undefined,
+): FirmwareKind {
+  // The name decides among the three (their parsers check the bin header themselves).
+  if (byName && BIN_PARSERS.some(([k]) => k === byName)) return byName;
+  parseBinHeader(bytes, fileName);
+  for (const [kind, parse] of BIN_PARSERS) {
+    try {
+      parse(bytes);
+      return kind;
+    } catch (e) {
+      if (!(e instanceof FirmwareFormatError)) throw e;
+    }
+  }
+  if (byName !== undefined) {
+    throw new FirmwareFormatError({
+      file: fileName,
+      offset: 0,
+      field: "magic",
+      reason: `an nvfw bin file, although the name says ${byName}`,
+    });
+  }
+  return "other";
 }

@@ -29,6 +29,7 @@ import { FirmwareFormatError } from "../errors.ts";
 import { parseNamedSource } from "./_named_source.ts";
 import { ByteReader, hex } from "./byte_reader.ts";
 import { bufferSource, type ByteSource, checkRange } from "./byte_source.ts";
+import { type FieldLayout, layoutSize } from "./field_layout.ts";
 
 /** `sh_type` of a section that occupies no file space (`.bss`). */
 export const SHT_NOBITS = 8;
@@ -118,100 +119,159 @@ export interface ElfFile {
   sections: ElfSection[];
 }
 
+/** The ELF identification bytes the parser reads (`e_ident[EI_CLASS…EI_ABIVERSION]`). */
+const ELF_IDENT_LAYOUT: readonly FieldLayout[] = [
+  { name: "class", offset: 4, size: 1 },
+  { name: "data", offset: 5, size: 1 },
+  { name: "identVersion", offset: 6, size: 1 },
+  { name: "osAbi", offset: 7, size: 1 },
+  { name: "abiVersion", offset: 8, size: 1 },
+];
+
+/** The ELF header's fields after the identification, by class: ELF64 widens the three words. */
+function headerLayout(word: 4 | 8): FieldLayout[] {
+  const fields: [string, 2 | 4 | 8][] = [
+    ["type", 2],
+    ["machine", 2],
+    ["version", 4],
+    ["entry", word],
+    ["phoff", word],
+    ["shoff", word],
+    ["flags", 4],
+    ["ehsize", 2],
+    ["phentsize", 2],
+    ["phnum", 2],
+    ["shentsize", 2],
+    ["shnum", 2],
+    ["shstrndx", 2],
+  ];
+  let offset = 16;
+  return fields.map(([name, size]) => {
+    const field = { name, offset, size };
+    offset += size;
+    return field;
+  });
+}
+
+/** A section header's fields, by class: ELF64 widens flags, addr, offset, size, addralign, entsize. */
+function sectionLayout(word: 4 | 8): FieldLayout[] {
+  const fields: [string, 4 | 8][] = [
+    ["name", 4],
+    ["type", 4],
+    ["flags", word],
+    ["addr", word],
+    ["offset", word],
+    ["size", word],
+    ["link", 4],
+    ["info", 4],
+    ["addralign", word],
+    ["entsize", word],
+  ];
+  let offset = 0;
+  return fields.map(([name, size]) => {
+    const field = { name, offset, size };
+    offset += size;
+    return field;
+  });
+}
+
+/**
+ * The ELF header's fields (System V gABI), by class: the identification
+ * bytes the parser reads, then `e_type` to `e_shstrndx`. Names are the gABI's
+ * without the `e_` prefix (`identVersion` is `EI_VERSION`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ELF_HEADER_LAYOUT } from "./elf.ts";
+ * import { fieldOffset, layoutSize } from "./field_layout.ts";
+ * assert(layoutSize(ELF_HEADER_LAYOUT[64]) === 64 && layoutSize(ELF_HEADER_LAYOUT[32]) === 52);
+ * assert(fieldOffset(ELF_HEADER_LAYOUT[64], "shoff") === 40);
+ * ```
+ */
+export const ELF_HEADER_LAYOUT: Readonly<Record<32 | 64, readonly FieldLayout[]>> = {
+  32: [...ELF_IDENT_LAYOUT, ...headerLayout(4)],
+  64: [...ELF_IDENT_LAYOUT, ...headerLayout(8)],
+};
+
+/**
+ * A section header's fields (System V gABI), by class. Names are the gABI's
+ * without the `sh_` prefix.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ELF_SECTION_LAYOUT } from "./elf.ts";
+ * import { layoutSize } from "./field_layout.ts";
+ * assert(layoutSize(ELF_SECTION_LAYOUT[32]) === 40 && layoutSize(ELF_SECTION_LAYOUT[64]) === 64);
+ * ```
+ */
+export const ELF_SECTION_LAYOUT: Readonly<Record<32 | 64, readonly FieldLayout[]>> = {
+  32: sectionLayout(4),
+  64: sectionLayout(8),
+};
+
+type HeaderField =
+  | "type"
+  | "machine"
+  | "version"
+  | "entry"
+  | "phoff"
+  | "shoff"
+  | "flags"
+  | "ehsize"
+  | "phentsize"
+  | "phnum"
+  | "shentsize"
+  | "shnum"
+  | "shstrndx";
+type SectionField =
+  | "name"
+  | "type"
+  | "flags"
+  | "addr"
+  | "offset"
+  | "size"
+  | "link"
+  | "info"
+  | "addralign"
+  | "entsize";
+
 interface ClassLayout {
   headerSize: number;
   sectionHeaderSize: number;
   /** Reads an address/offset/size-sized field. */
   word: (r: ByteReader, offset: number, field: string) => number;
-  header: {
-    entry: number;
-    phoff: number;
-    shoff: number;
-    flags: number;
-    ehsize: number;
-    phentsize: number;
-    phnum: number;
-    shentsize: number;
-    shnum: number;
-    shstrndx: number;
-  };
-  section: {
-    name: number;
-    type: number;
-    flags: number;
-    addr: number;
-    offset: number;
-    size: number;
-    link: number;
-    info: number;
-    addralign: number;
-    entsize: number;
-  };
+  header: Record<HeaderField, number>;
+  section: Record<SectionField, number>;
 }
 
 const u32Word = (r: ByteReader, offset: number, field: string): number => r.u32(offset, field);
 const u64Word = (r: ByteReader, offset: number, field: string): number =>
   r.u64Number(offset, field);
 
-// Field offsets from the System V ABI; the two classes differ only in word width.
+const offsets = <K extends string>(layout: readonly FieldLayout[]): Record<K, number> =>
+  Object.fromEntries(layout.map((f) => [f.name, f.offset])) as Record<K, number>;
+
+const IDENT = offsets<"class" | "data" | "identVersion" | "osAbi" | "abiVersion">(
+  ELF_IDENT_LAYOUT,
+);
+
+// The parser reads through the exported tables' offsets; the two classes differ in word width.
 const LAYOUTS: Record<32 | 64, ClassLayout> = {
   32: {
-    headerSize: 52,
-    sectionHeaderSize: 40,
+    headerSize: layoutSize(ELF_HEADER_LAYOUT[32]),
+    sectionHeaderSize: layoutSize(ELF_SECTION_LAYOUT[32]),
     word: u32Word,
-    header: {
-      entry: 24,
-      phoff: 28,
-      shoff: 32,
-      flags: 36,
-      ehsize: 40,
-      phentsize: 42,
-      phnum: 44,
-      shentsize: 46,
-      shnum: 48,
-      shstrndx: 50,
-    },
-    section: {
-      name: 0,
-      type: 4,
-      flags: 8,
-      addr: 12,
-      offset: 16,
-      size: 20,
-      link: 24,
-      info: 28,
-      addralign: 32,
-      entsize: 36,
-    },
+    header: offsets(ELF_HEADER_LAYOUT[32]),
+    section: offsets(ELF_SECTION_LAYOUT[32]),
   },
   64: {
-    headerSize: 64,
-    sectionHeaderSize: 64,
+    headerSize: layoutSize(ELF_HEADER_LAYOUT[64]),
+    sectionHeaderSize: layoutSize(ELF_SECTION_LAYOUT[64]),
     word: u64Word,
-    header: {
-      entry: 24,
-      phoff: 32,
-      shoff: 40,
-      flags: 48,
-      ehsize: 52,
-      phentsize: 54,
-      phnum: 56,
-      shentsize: 58,
-      shnum: 60,
-      shstrndx: 62,
-    },
-    section: {
-      name: 0,
-      type: 4,
-      flags: 8,
-      addr: 16,
-      offset: 24,
-      size: 32,
-      link: 40,
-      info: 44,
-      addralign: 48,
-      entsize: 56,
-    },
+    header: offsets(ELF_HEADER_LAYOUT[64]),
+    section: offsets(ELF_SECTION_LAYOUT[64]),
   },
 };
 
@@ -265,27 +325,31 @@ function parseElfSource(source: ByteSource, file: string | undefined): ElfFile {
       ident.fail(0, "elf.ident.magic", `expected 7f 45 4c 46, found ${hexBytes(ident.bytes, 4)}`);
     }
   });
-  const classByte = ident.u8(4, "elf.ident.class");
+  const classByte = ident.u8(IDENT.class, "elf.ident.class");
   const elfClass: 32 | 64 | undefined = classByte === 1 ? 32 : classByte === 2 ? 64 : undefined;
   if (elfClass === undefined) {
-    return ident.fail(4, "elf.ident.class", `expected 1 (ELF32) or 2 (ELF64), found ${classByte}`);
+    return ident.fail(
+      IDENT.class,
+      "elf.ident.class",
+      `expected 1 (ELF32) or 2 (ELF64), found ${classByte}`,
+    );
   }
-  const data = ident.u8(5, "elf.ident.data");
+  const data = ident.u8(IDENT.data, "elf.ident.data");
   if (data !== ELFDATA2LSB) {
-    ident.fail(5, "elf.ident.data", `expected 1 (little-endian), found ${data}`);
+    ident.fail(IDENT.data, "elf.ident.data", `expected 1 (little-endian), found ${data}`);
   }
-  const identVersion = ident.u8(6, "elf.ident.version");
+  const identVersion = ident.u8(IDENT.identVersion, "elf.ident.version");
   if (identVersion !== EV_CURRENT) {
-    ident.fail(6, "elf.ident.version", `expected 1, found ${identVersion}`);
+    ident.fail(IDENT.identVersion, "elf.ident.version", `expected 1, found ${identVersion}`);
   }
 
   const layout = LAYOUTS[elfClass];
-  const header = new ByteReader(readChecked(source, 0, layout.headerSize, "elf.header"), { file });
-  const type = header.u16(16, "elf.type");
-  const machine = header.u16(18, "elf.machine");
-  const version = header.u32(20, "elf.version");
-  if (version !== EV_CURRENT) header.fail(20, "elf.version", `expected 1, found ${version}`);
   const h = layout.header;
+  const header = new ByteReader(readChecked(source, 0, layout.headerSize, "elf.header"), { file });
+  const type = header.u16(h.type, "elf.type");
+  const machine = header.u16(h.machine, "elf.machine");
+  const version = header.u32(h.version, "elf.version");
+  if (version !== EV_CURRENT) header.fail(h.version, "elf.version", `expected 1, found ${version}`);
   const shoff = layout.word(header, h.shoff, "elf.shoff");
   const shentsize = header.u16(h.shentsize, "elf.shentsize");
   const shnum = header.u16(h.shnum, "elf.shnum");
@@ -293,8 +357,8 @@ function parseElfSource(source: ByteSource, file: string | undefined): ElfFile {
 
   const base: Omit<ElfFile, "sections"> = {
     elfClass,
-    osAbi: ident.u8(7, "elf.ident.osAbi"),
-    abiVersion: ident.u8(8, "elf.ident.abiVersion"),
+    osAbi: ident.u8(IDENT.osAbi, "elf.ident.osAbi"),
+    abiVersion: ident.u8(IDENT.abiVersion, "elf.ident.abiVersion"),
     machine,
     type,
     elfVersion: version,

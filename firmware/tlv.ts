@@ -28,11 +28,29 @@
 
 import { FirmwareFormatError } from "../errors.ts";
 import { ByteReader, hex } from "./byte_reader.ts";
+import { type FieldLayout, fieldOffset } from "./field_layout.ts";
 
 /** The container's magic. */
 export const TLV_MAGIC = "NVFW";
 /** Bytes of a block header: tag and length. */
 export const TLV_BLOCK_HEADER_SIZE = 8;
+
+/**
+ * A block header's fields: four ASCII tag bytes, then the value's u32 length
+ * (the value follows, padded to 4 bytes).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TLV_BLOCK_HEADER_SIZE, TLV_BLOCK_LAYOUT } from "./tlv.ts";
+ * import { layoutSize } from "./field_layout.ts";
+ * assert(layoutSize(TLV_BLOCK_LAYOUT) === TLV_BLOCK_HEADER_SIZE);
+ * ```
+ */
+export const TLV_BLOCK_LAYOUT: readonly FieldLayout<"tag" | "length">[] = [
+  { name: "tag", offset: 0, size: 4 },
+  { name: "length", offset: 4, size: 4 },
+];
 
 /** One block. */
 export interface TlvBlock {
@@ -83,17 +101,18 @@ export function parseTlv(bytes: Uint8Array, file?: string): Tlv {
     if (bytes.length - at < TLV_BLOCK_HEADER_SIZE) {
       r.fail(at, field, `${bytes.length - at} trailing bytes are too few for a block header`);
     }
-    const tagBytes = r.bytesAt(at, 4, `${field}.tag`);
+    const tagBytes = r.bytesAt(at + fieldOffset(TLV_BLOCK_LAYOUT, "tag"), 4, `${field}.tag`);
     if (tagBytes.some((b) => b > 0x7f)) {
       r.fail(at, `${field}.tag`, `tag bytes ${hexBytes(tagBytes)} are not ASCII`);
     }
     const tag = String.fromCharCode(...tagBytes);
-    const length = r.u32(at + 4, `${field}.length`);
+    const lengthAt = at + fieldOffset(TLV_BLOCK_LAYOUT, "length");
+    const length = r.u32(lengthAt, `${field}.length`);
     const stored = Math.ceil(length / 4) * 4;
     const valueAt = at + TLV_BLOCK_HEADER_SIZE;
     if (stored > bytes.length - valueAt) {
       r.fail(
-        at + 4,
+        lengthAt,
         `${field}(${tag}).length`,
         `value of ${length} bytes (${stored} padded) at 0x${hex(valueAt)} runs past the ` +
           `${bytes.length}-byte file`,

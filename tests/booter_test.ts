@@ -125,18 +125,18 @@ Deno.test("booter: the forge is deterministic and the seed matters", () => {
   assert.notDeepEqual(forgeBooter(options), forgeBooter({ ...options, seed: 8 }));
 });
 
-Deno.test("booter: signature selection follows the fuse register", () => {
+Deno.test("booter: signature selection follows the chip's fuse version", () => {
   const twoSigs = parseBooter(
     forgeBooter({ signatureSize: 384, signatureCount: 2, fuseVersion: 1, ucodeId: 3 }),
   );
   assert.equal(selectBooterSignature(twoSigs, 0), 1); // 0 → the last one
-  assert.equal(selectBooterSignature(twoSigs, 1), 0); // fuse 1 − register 1
+  assert.equal(selectBooterSignature(twoSigs, 1), 0); // firmware fuse version 1 − chip fuse version 1
   const err = assertFormatError(
     () => selectBooterSignature(twoSigs, 2),
     "signatureParams.fuseVersion",
     twoSigs.hsHeader.metaDataOffset,
   );
-  assert.match(err.reason, /register value 2/);
+  assert.match(err.reason, /chip fuse version 2 with the firmware's fuse version 1/);
 
   const threeSigs = parseBooter(forgeBooter({ signatureCount: 3, fuseVersion: 2 }));
   assert.equal(selectBooterSignature(threeSigs, 0), 2);
@@ -151,6 +151,9 @@ Deno.test("booter: signature selection follows the fuse register", () => {
   assert.throws(() => selectBooterSignature(turing, -1), RangeError);
   assert.throws(() => selectBooterSignature(turing, 1.5), RangeError);
   assert.throws(() => selectBooterSignature(turing, 2 ** 32), RangeError);
+  // A register's bit mask is not a version: 0x8000 would be version 16, and 33+ cannot be one.
+  assert.throws(() => selectBooterSignature(turing, 33), /not 0–32 \(convert the fuse register/);
+  assertFormatError(() => selectBooterSignature(turing, 32), "signatureParams.fuseVersion");
 });
 
 Deno.test("booter: an all-zero signature is never selected", () => {
@@ -183,8 +186,8 @@ Deno.test("booter: patching writes the signature into a copy and computes the BR
   });
   const before = file.slice();
   const b = parseBooter(file);
-  for (const [register, index] of [[0, 1], [1, 0]]) {
-    const p = patchBooter(b, register);
+  for (const [fuseVersion, index] of [[0, 1], [1, 0]]) {
+    const p = patchBooter(b, fuseVersion);
     assert.equal(p.signatureIndex, index);
     assert.deepEqual(p.brom, { pkcDataOffset: 0x30, engineIdMask: 1, ucodeId: 3 });
     assert.notEqual(p.image, b.image);
@@ -352,11 +355,11 @@ function rng(seed: number): () => number {
 function exercise(bytes: Uint8Array, what: string): void {
   try {
     const b = parseBooter(bytes);
-    for (const register of [0, 1, 2]) {
+    for (const fuseVersion of [0, 1, 2]) {
       try {
-        patchBooter(b, register);
+        patchBooter(b, fuseVersion);
       } catch (e) {
-        assert.ok(e instanceof FirmwareFormatError, `${what}, register ${register}: ${e}`);
+        assert.ok(e instanceof FirmwareFormatError, `${what}, fuse version ${fuseVersion}: ${e}`);
       }
     }
     try {
@@ -406,8 +409,8 @@ interface BooterExpectation {
   ucodeId: number;
   zeroSignatures: boolean[];
   pkcDataOffset: number;
-  /** Fuse register value that selects a real signature, and that signature's index. */
-  register: number;
+  /** Chip fuse version that selects a real signature, and that signature's index. */
+  chipFuseVersion: number;
   index: number;
 }
 
@@ -419,7 +422,7 @@ const BOOTER_EXPECTATIONS: Partial<Record<ChipFamily, BooterExpectation>> = {
     ucodeId: 13,
     zeroSignatures: [false],
     pkcDataOffset: 512,
-    register: 0,
+    chipFuseVersion: 0,
     index: 0,
   },
   tu11x: {
@@ -429,7 +432,7 @@ const BOOTER_EXPECTATIONS: Partial<Record<ChipFamily, BooterExpectation>> = {
     ucodeId: 13,
     zeroSignatures: [false],
     pkcDataOffset: 512,
-    register: 0,
+    chipFuseVersion: 0,
     index: 0,
   },
   ga100: {
@@ -439,7 +442,7 @@ const BOOTER_EXPECTATIONS: Partial<Record<ChipFamily, BooterExpectation>> = {
     ucodeId: 3,
     zeroSignatures: [false],
     pkcDataOffset: 512,
-    register: 0,
+    chipFuseVersion: 0,
     index: 0,
   },
   ga10x: {
@@ -449,7 +452,7 @@ const BOOTER_EXPECTATIONS: Partial<Record<ChipFamily, BooterExpectation>> = {
     ucodeId: 3,
     zeroSignatures: [false, true],
     pkcDataOffset: 16,
-    register: 1,
+    chipFuseVersion: 1,
     index: 0,
   },
   ad10x: {
@@ -459,7 +462,7 @@ const BOOTER_EXPECTATIONS: Partial<Record<ChipFamily, BooterExpectation>> = {
     ucodeId: 3,
     zeroSignatures: [false, false],
     pkcDataOffset: 16,
-    register: 0,
+    chipFuseVersion: 0,
     index: 1,
   },
 };
@@ -519,7 +522,7 @@ for (const chip of CHIPS) {
         assert.ok(isZero(b.image.subarray(dataEnd)));
         assert.equal(b.image.length, bytes.length - b.binHeader.dataOffset);
 
-        const p = patchBooter(b, want.register);
+        const p = patchBooter(b, want.chipFuseVersion);
         assert.equal(p.signatureIndex, want.index);
         assert.deepEqual(p.brom, {
           pkcDataOffset: want.pkcDataOffset,
@@ -534,7 +537,7 @@ for (const chip of CHIPS) {
         assert.deepEqual(p.image.subarray(at, at + b.signatureSize), b.signatures[want.index]);
 
         if (chip.family === "ga10x") {
-          // Register 0 would pick the last signature, which is the all-zero one.
+          // Fuse version 0 would pick the last signature, which is the all-zero one.
           assertFormatError(() => selectBooterSignature(b, 0), "signatures[1]");
         }
         const layout = chip.family === "ga10x" || chip.family === "ad10x" ? "ga102" : "tu102";

@@ -341,7 +341,8 @@ Deno.test("describeFirmware: malformed files give a FirmwareFormatError naming t
     ["fmc-570.144.bin", forgeFmc().slice(0, 300)],
     ["gsp.tlv", forgeGspTlv().slice(0, 30)],
     ["TU102.rom", forgeVbios().bytes.slice(0, 0x900)],
-    ["zeros.bin", new Uint8Array(100)],
+    ["x.bin", forgeBooter().slice(0, 100)],
+    ["gsp-570.144.bin", new Uint8Array(100)],
   ];
   for (const [name, bytes] of cases) {
     assert.throws(() => describeFirmware(bytes, name), (e: unknown) => {
@@ -397,4 +398,31 @@ realVbiosTest("describeVbios: the real TU102 VBIOS", (bytes) => {
   assert.equal(obj(fwsec.pmuEntry).applicationId, 0x85);
   // The tables and the 39 KiB ucode, not the whole 1 MiB dump.
   assert.ok(source.bytesRead < 48 * 1024, `read ${source.bytesRead} of ${bytes.length} bytes`);
+});
+
+Deno.test("describeFirmware: a file that is no boot blob is kind other, not an error", () => {
+  const text = describeFirmware(new TextEncoder().encode("GR ctx"), "nvidia/tu102/gr/sw_ctx.bin");
+  assert.deepEqual(text, {
+    kind: "other",
+    note: "not a GSP boot blob",
+    format: "unknown",
+    size: 6,
+    magic: "47 52 20 63",
+  });
+  // Another falcon's nvfw bin ucode: its bin header is still worth printing.
+  const acrLike = new Uint8Array(0x200).fill(0xff, 0x18, 0x100);
+  const v = new DataView(acrLike.buffer);
+  [0x10de, 1, 0x200, 0x18, 0x100, 0x100].forEach((word, i) => v.setUint32(4 * i, word, true));
+  const acr = describeFirmware(acrLike, "nvidia/tu102/acr/ucode_load.bin");
+  assert.equal(acr.kind, "other");
+  assert.equal(acr.format, "nvfw-bin");
+  assert.deepEqual(acr.binHeader, {
+    binMagic: 0x10de,
+    binVersion: 1,
+    binSize: 0x200,
+    headerOffset: 0x18,
+    dataOffset: 0x100,
+    dataSize: 0x100,
+  });
+  assert.equal(describeFirmware(new Uint8Array(0), "empty").kind, "other");
 });

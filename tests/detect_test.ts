@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { CHIPS } from "../chips/chips.ts";
 import { FIRMWARE_VERSIONS, firmwareFiles } from "../chips/firmware_files.ts";
+import { parseBooter } from "../firmware/booter.ts";
 import { detectFirmwareKind, type FirmwareKind, kindFromFileName } from "../firmware/detect.ts";
 import {
   FMC_SIZES,
@@ -132,22 +133,93 @@ function assertDetectError(bytes: Uint8Array, name: string | undefined, reason: 
   assert.match(e.reason, reason);
 }
 
-Deno.test("detectFirmwareKind: short, unknown and unparseable inputs", () => {
-  assertDetectError(new Uint8Array(0), undefined, /only 0 bytes/);
-  assertDetectError(new Uint8Array(0), "gsp-570.144.bin", /only 0 bytes/);
+Deno.test('detectFirmwareKind: files that are no boot blob are "other", not errors', () => {
+  const text = new TextEncoder().encode("#!/bin/sh\necho not firmware\n");
+  assert.equal(detectFirmwareKind(new Uint8Array(4096), "zeros.bin"), "other");
+  assert.equal(detectFirmwareKind(new Uint8Array(0)), "other");
+  assert.equal(detectFirmwareKind(text, "notes.txt"), "other");
+  // linux-firmware's other falcons' files: unversioned names, even when the base name is one
+  // of falconry's (nvdec/scrubber.bin is not the GSP scrubber).
+  assert.equal(detectFirmwareKind(new Uint8Array(64), "nvidia/tu102/gr/sw_ctx.bin"), "other");
+  assert.equal(detectFirmwareKind(text, "nvidia/tu102/nvdec/scrubber.bin"), "other");
+  // An nvfw bin file whose header fits but that none of the GSP parsers accept (ACR, SEC2 ucode).
+  const acrLike = new Uint8Array(0x200);
+  new DataView(acrLike.buffer).setUint32(0, 0x10de, true);
+  new DataView(acrLike.buffer).setUint32(12, 0x18, true); // header offset
+  new DataView(acrLike.buffer).setUint32(16, 0x100, true); // data offset
+  new DataView(acrLike.buffer).setUint32(20, 0x100, true); // data size
+  acrLike.fill(0xff, 0x18, 0x100); // a header none of the GSP kinds reads as theirs
+  assert.equal(detectFirmwareKind(acrLike, "nvidia/tu102/acr/ucode_load.bin"), "other");
+  assert.equal(detectFirmwareKind(acrLike), "other");
+});
+
+Deno.test("detectFirmwareKind: recognised but broken files are errors", () => {
+  // The name says what the file is, the content is no firmware at all.
+  assertDetectError(new Uint8Array(0), "gsp-570.144.bin", /only 0 bytes.*the name says gsp-image/);
   assertDetectError(new Uint8Array([0x4e, 0x56, 0x46]), "fmc.tlv", /only 3 bytes/);
-  assertDetectError(new Uint8Array(4096), "zeros.bin", /unknown magic 00 00 00 00/);
   assertDetectError(
     new TextEncoder().encode("#!/bin/sh\necho not firmware\n"),
     "booter_load-570.144.bin",
-    /unknown magic 23 21 2f 62/,
+    /unknown magic 23 21 2f 62.*the name says booter/,
   );
   assertDetectError(new Uint8Array([0x7f, 0x45, 0x4c, 0x46]), "x", /too short for its class/);
   assertDetectError(new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 3, 1, 1, 0]), "x", /ELF class 3/);
-  // The bin magic, but no parser accepts the rest, and no name says which kind it is.
-  assertDetectError(forgeBooter().slice(0, 40), "blob.bin", /neither a Booter/);
-  assertDetectError(new Uint8Array([0xde, 0x10, 0, 0]), undefined, /neither a Booter/);
 });
+
+Deno.test("detectFirmwareKind: an nvfw bin file cut short says so, as its parser does", () => {
+  const booter = forgeBooter();
+  const cut = booter.slice(0, booter.length - 100);
+  // Under its real name it is a Booter, and the Booter parser says it is cut short.
+  assert.equal(detectFirmwareKind(cut, "booter_load-570.144.bin"), "booter");
+  const byParser = assertFormatError(() => parseBooter(cut, "x.bin"), "binHeader.dataSize", 20);
+  for (const name of ["x.bin", undefined]) {
+    const e = assertFormatError(() => detectFirmwareKind(cut, name), "binHeader.dataSize", 20);
+    assert.equal(e.file, name);
+    assert.equal(e.reason, byParser.reason);
+    assert.match(
+      e.reason,
+      new RegExp(`needs ${booter.length} bytes, .* only ${cut.length}: it is cut short`),
+    );
+  }
+  // Cut inside the bin header itself: the header's 24 bytes are what it needed.
+  const e = assertFormatError(
+    () => detectFirmwareKind(booter.slice(0, 10), "x.bin"),
+    "binHeader",
+    0,
+  );
+  assert.match(e.reason, /0x0\+0x18 is outside the 10-byte input/);
+  assertFormatError(() => detectFirmwareKind(new Uint8Array([0xde, 0x10, 0, 0])), "binHeader", 0);
+});
+
+realFirmwareTest(
+  "detectFirmwareKind: the real Booter cut to 30,000 bytes and renamed x.bin is cut short",
+  ["nvidia/tu102/gsp/booter_load-570.144.bin"],
+  async ([path]) => {
+    const whole = Deno.readFileSync(path);
+    const dir = await Deno.makeTempDir({ prefix: "falconry-detect-" });
+    try {
+      const renamed = `${dir}/x.bin`;
+      await Deno.writeFile(renamed, whole.subarray(0, 30_000));
+      const bytes = await Deno.readFile(renamed);
+      const e = assertFormatError(() => detectFirmwareKind(bytes, renamed), "binHeader.dataSize");
+      assert.equal(e.file, renamed);
+      assert.match(
+        e.reason,
+        new RegExp(`needs ${whole.length} bytes, .* only 30000: it is cut short`),
+      );
+      assert.doesNotMatch(e.message, /neither a Booter/);
+      // The same words as under its real name, where the Booter parser says it.
+      assert.equal(detectFirmwareKind(bytes, "booter_load-570.144.bin"), "booter");
+      const real = assertFormatError(
+        () => parseBooter(bytes, "booter_load-570.144.bin"),
+        "binHeader.dataSize",
+      );
+      assert.equal(real.reason, e.reason);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
 const REAL_BIN_FILES: [string, FirmwareKind][] = [
   ["nvidia/tu102/gsp/booter_load-570.144.bin", "booter"],

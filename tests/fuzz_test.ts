@@ -1,12 +1,23 @@
-// The fuzzing harness over every firmware parser (scripts/_fuzz.ts): a fixed-seed
-// run of about 20k mutations that must find nothing, and proofs that the harness
-// can fail — a TypeError, a broken invariant, a slow parse and an endless loop
-// are all reported with an input that replays.
+// The fuzzing harness over every firmware parser (scripts/_fuzz*.ts): a fixed-seed
+// run of 20k mutations that must find nothing, and proofs that the harness can
+// fail — a TypeError, a broken invariant, a slow parse and an endless loop are all
+// reported with an input that replays. The budget is a mutation count, never
+// seconds: nothing here asserts how long anything took.
 
 import assert from "node:assert/strict";
-import { parseBinHeader, parseTlv, parseVbios } from "../firmware/mod.ts";
+import {
+  DMEM_MAPPER_LAYOUT,
+  ELF_HEADER_LAYOUT,
+  extractFwsec,
+  FALCON_UCODE_DESC_V3_LAYOUT,
+  fieldOffset,
+  parseBinHeader,
+  parseTlv,
+  parseVbios,
+  PCIR_LAYOUT,
+} from "../firmware/mod.ts";
 import { bufferSource } from "../firmware/byte_source.ts";
-import { forgeBooterTlv, forgeGenBootloader, forgeVbios } from "../firmware/forge/mod.ts";
+import { forgeBooterTlv, forgeFmc, forgeGenBootloader, forgeVbios } from "../firmware/forge/mod.ts";
 import { FirmwareFormatError } from "../errors.ts";
 import {
   findFuzzTarget,
@@ -46,8 +57,9 @@ Deno.test("fuzz: 20k mutations over every firmware parser find nothing new", asy
     targets: FUZZ_TARGETS.map((t) => t.name),
     seed: SUITE_SEED,
     mutations: SUITE_MUTATIONS,
-    seconds: 55,
-    watchdogMs: 15_000,
+    // Slow parses are the long run's business (scripts/fuzz.ts): a busy machine is no finding.
+    slowMs: null,
+    watchdogMs: 60_000,
   });
   console.log(formatFuzzReport(report));
   const known = report.findings.filter((f) => KNOWN_FINDINGS.some((k) => k.matches(f)));
@@ -60,18 +72,20 @@ Deno.test("fuzz: 20k mutations over every firmware parser find nothing new", asy
     [],
     formatFuzzReport({ ...report, findings: fresh }),
   );
-  assert.equal(report.stoppedBy, "count", "the budget ran out before the mutations did");
+  assert.equal(report.stoppedBy, "count");
   assert.equal(report.mutations, SUITE_MUTATIONS);
-  assert.ok(report.elapsedMs < 60_000, `took ${report.elapsedMs} ms`);
+  assert.equal(report.secondsBudget, null, "no time cap: the mutation count is the budget");
   for (const s of report.targets) {
-    // Both outcomes must be common, or the mutations are too shallow or too wild.
+    // Both outcomes must be common, or the mutations are too shallow or too wild. Detection
+    // rejects only recognised files that are broken (a bin header cut short, an ELF of no
+    // class); anything else it calls "other", so its rejections are rare by design.
     assert.ok(s.accepted > s.mutations / 10, `${s.target}: only ${s.accepted} parsed`);
-    assert.ok(s.rejected > s.mutations / 20, `${s.target}: only ${s.rejected} rejected`);
+    if (s.target === "detect") assert.ok(s.rejected > 0, "detect: nothing rejected");
+    else assert.ok(s.rejected > s.mutations / 20, `${s.target}: only ${s.rejected} rejected`);
     assert.equal(s.accepted + s.rejected, s.mutations, s.target);
     assert.deepEqual(s.seedRejections, [], `${s.target}: unmutated seeds must parse`);
     if (REQUIRE_REAL) assert.deepEqual(s.missingRealFiles, [], s.target);
   }
-  assert.ok(report.slowest !== null && report.slowest.ms < 2000, "a parse took seconds");
 });
 
 /** A seed set of one small forged file, for the harness's own tests. */
@@ -144,11 +158,16 @@ Deno.test("fuzz: a parse slower than the limit is flagged, measured twice", () =
     },
   };
   const report = runFuzz({ targets: [target], seed: 9, mutations: 3000, slowMs: 20 });
+  // The dawdling inputs are found and replay; a busy machine may add others, so look for ours.
   const slow = report.findings.filter((f) => f.kind === "slow");
-  assert.equal(slow.length, 1, formatFuzzReport(report));
-  assert.ok((slow[0].ms ?? 0) >= 20);
-  assert.ok(report.slowest !== null && report.slowest.ms >= 20);
-  assert.equal(replayFuzz(target, 9, slow[0].iteration).bytes[23], 0xff);
+  const planted = slow.filter((f) => replayFuzz(target, 9, f.iteration).bytes[23] === 0xff);
+  assert.ok(planted.length >= 1, formatFuzzReport(report));
+  assert.ok((planted[0].ms ?? 0) >= 20);
+
+  // With the check off, the same run has no slow findings at all.
+  const off = runFuzz({ targets: [target], seed: 9, mutations: 3000, slowMs: null });
+  assert.deepEqual(off.findings.filter((f) => f.kind === "slow"), []);
+  assert.equal(off.slowMs, null);
 });
 
 Deno.test("fuzz: the watchdog stops a parser that never returns and names the input", async () => {
@@ -156,7 +175,6 @@ Deno.test("fuzz: the watchdog stops a parser that never returns and names the in
     targets: ["self-test-hang"],
     seed: 4,
     mutations: 20_000,
-    seconds: 30,
     watchdogMs: 1000,
   });
   assert.equal(report.stoppedBy, "hang", formatFuzzReport(report));
@@ -284,13 +302,56 @@ Deno.test("fuzz CLI: a finding exits 1 with a replay command that reproduces it"
   assert.equal(fuzz.code, 1, new TextDecoder().decode(fuzz.stderr));
   const report = JSON.parse(new TextDecoder().decode(fuzz.stdout));
   assert.equal(report.findings[0].kind, "exception");
-  const replayArgs = report.findings[0].reproduce.split(" ").slice(4);
+  const words = report.findings[0].reproduce.split(" ");
+  const replayArgs = words.slice(words.indexOf("scripts/fuzz.ts") + 1);
   assert.deepEqual(replayArgs.slice(0, 4), ["--seed", "1", "--target", "self-test-type-error"]);
   const replayed = await run(...replayArgs);
   assert.equal(replayed.code, 1);
   assert.match(new TextDecoder().decode(replayed.stdout), /finding in .*TypeError: self-test/s);
 
+  assert.equal(report.secondsBudget, null, "no --seconds, no time cap");
+  assert.equal(report.mutationsRequested, 2000);
+
   const bad = await run("--mutations", "lots");
-  assert.equal(bad.code, 1);
+  assert.equal(bad.code, 2, "a usage error");
   assert.match(new TextDecoder().decode(bad.stderr), /--mutations lots: expected a whole number/);
+});
+
+Deno.test("fuzz: field positions come from the parsers' own layout tables", () => {
+  const { bytes } = forgeVbios({ descriptorVersion: 3, ifr: 3 });
+  const seed = seedFromBytes("vbios", "vbios v3", bytes);
+  const fwsec = extractFwsec(bufferSource(bytes));
+  const field = (name: string) => seed.anatomy.fields.find((f) => f.name === name);
+  // Every field of the parser's v3 descriptor table, at the parser's offset and width.
+  for (const { name, offset, size } of FALCON_UCODE_DESC_V3_LAYOUT) {
+    assert.deepEqual(
+      field(`descriptor.${name}`),
+      { name: `descriptor.${name}`, offset: fwsec.descriptorOffset + offset, width: size },
+    );
+  }
+  for (const { name, offset, size } of DMEM_MAPPER_LAYOUT) {
+    const at = fwsec.ucodeOffset + fwsec.dmemMapper!.ucodeOffset + offset;
+    assert.deepEqual(field(`dmemMapper.${name}`), {
+      name: `dmemMapper.${name}`,
+      offset: at,
+      width: size,
+    });
+  }
+  const v = parseVbios(bufferSource(bytes));
+  const pcirAt = v.images[0].offset + v.images[0].pciDataStructPtr;
+  assert.equal(
+    field("images[0].pcir.imageLen")?.offset,
+    pcirAt + fieldOffset(PCIR_LAYOUT, "imageLen"),
+  );
+  // The u24 class code has no mutable width; the fuzzer leaves it to the byte mutators.
+  assert.equal(field("images[0].pcir.classCode"), undefined);
+
+  const elf = seedFromBytes("elf", "fmc", forgeFmc());
+  for (const { name, offset, size } of ELF_HEADER_LAYOUT[32]) {
+    assert.deepEqual(elf.anatomy.fields.find((f) => f.name === `elf.${name}`), {
+      name: `elf.${name}`,
+      offset,
+      width: size,
+    });
+  }
 });

@@ -7,7 +7,6 @@ import {
   fwsecCommandBytes,
   patchFwsecFrts,
   patchFwsecSb,
-  selectFwsecSignature,
 } from "../firmware/fwsec/patch.ts";
 import { realVbiosTest } from "./_real.ts";
 import { throwsFormat } from "./_assert.ts";
@@ -90,27 +89,6 @@ Deno.test("patch: SB writes 0x19 and only the ReadVbios command", () => {
   assert.deepEqual(u32s(patched.image, layout.mapperUcodeOffset + 0x2c, 1), [0x19]);
   assert.deepEqual(u32s(patched.image, cmdIn, 6), [1, 24, 0, 0, 0, 2]);
   assert.deepEqual(patched.image.subarray(cmdIn + 24), fwsec.ucode.subarray(cmdIn + 24));
-});
-
-Deno.test("patch: v3 signature selection by fuse version and the bitmask", () => {
-  const fwsec = extractFwsec(
-    bufferSource(forgeVbios({ descriptorVersion: 3, signatureVersions: 0b1011_0100 }).bytes),
-  );
-  assert.equal(fwsec.signatures.length, 4);
-  assert.equal(selectFwsecSignature(fwsec, 2), 0);
-  assert.equal(selectFwsecSignature(fwsec, 4), 1);
-  assert.equal(selectFwsecSignature(fwsec, 5), 2);
-  assert.equal(selectFwsecSignature(fwsec, 7), 3);
-  for (const fuse of [0, 1, 3, 6, 8, 15]) {
-    throwsFormat(
-      () => selectFwsecSignature(fwsec, fuse),
-      "descriptor.signatureVersions",
-      fwsec.descriptorOffset + 0x28,
-    );
-  }
-  assert.throws(() => selectFwsecSignature(fwsec, 16), RangeError);
-  assert.throws(() => selectFwsecSignature(fwsec, -1), RangeError);
-  assert.throws(() => selectFwsecSignature(fwsec, 1.5), RangeError);
 });
 
 Deno.test("patch: v3 FRTS writes the selected signature at imemLoadSize + pkcDataOffset", () => {

@@ -8,7 +8,8 @@ import {
   ROM_DIRECTORY_SIGNATURE,
 } from "../firmware/vbios/ifr.ts";
 import { realVbiosTest } from "./_real.ts";
-import { throwsFormat, view } from "./_assert.ts";
+import { assertFormatError, throwsFormat, view } from "./_assert.ts";
+import { parseVbios } from "../firmware/vbios/vbios.ts";
 
 Deno.test("ifr: constants spell NVGI and RFRD", () => {
   assert.equal(IFR_SIGNATURE, view(new TextEncoder().encode("NVGI")).getUint32(0, true));
@@ -82,9 +83,12 @@ Deno.test("ifr: flash status offset outside the source is an error, not a wild r
 Deno.test("ifr: a ROM offset outside the source or unaligned is an error", () => {
   const { bytes } = forgeVbios({ ifr: 1 });
   view(bytes).setUint32(0x28, bytes.length, true);
-  throwsFormat(() => locateRom(bufferSource(bytes)), "ifr.romOffset", 0x28);
+  const past = assertFormatError(() => locateRom(bufferSource(bytes)), "ifr.romOffset", 0x28);
+  assert.match(past.reason, new RegExp(`past the end of the ${bytes.length}-byte .*cut short`));
+  assert.doesNotMatch(past.reason, /aligned/);
   view(bytes).setUint32(0x28, 0x802, true);
-  throwsFormat(() => locateRom(bufferSource(bytes)), "ifr.romOffset", 0x28);
+  const odd = assertFormatError(() => locateRom(bufferSource(bytes)), "ifr.romOffset", 0x28);
+  assert.equal(odd.reason, "ROM offset 0x802 is not 4-byte aligned");
   const v3 = forgeVbios({ ifr: 3 }).bytes;
   view(v3).setUint32(0x2008, 0xffffff00, true);
   throwsFormat(() => locateRom(bufferSource(v3)), "ifr.romOffset", 0x2008);
@@ -117,3 +121,31 @@ realVbiosTest("ifr: the real TU102 dump is IFR v3 with its images at 0x28600", (
   const second = locateRom(bufferSource(bytes.subarray(0x79000)));
   assert.equal(second.romOffset + 0x79000, 0xa1600);
 });
+
+realVbiosTest(
+  "ifr: the real TU102 dump cut to 100 kB says the ROM is past its end",
+  async (bytes) => {
+    const dir = await Deno.makeTempDir({ prefix: "falconry-ifr-" });
+    try {
+      const path = `${dir}/cut.rom`;
+      await Deno.writeFile(path, bytes.subarray(0, 100 * 1024));
+      const cut = await Deno.readFile(path);
+      for (
+        const parse of [
+          () => locateRom(bufferSource(cut, path)),
+          () => parseVbios(bufferSource(cut, path)),
+        ]
+      ) {
+        const e = assertFormatError(parse, "ifr.romOffset", 0x4008);
+        assert.equal(e.file, path);
+        assert.equal(
+          e.reason,
+          "ROM offset 0x28600 is past the end of the 102400-byte (0x19000) source: " +
+            "the file is cut short, or the IFR header is wrong",
+        );
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

@@ -48,6 +48,12 @@ export interface ForgeVbiosOptions {
   imemVirtBase?: number;
   /** Version 3: the signature-versions bitmask (default 0b111); one signature per set bit. */
   signatureVersions?: number;
+  /**
+   * Version 3: indices of signatures written as all zeros, as production
+   * VBIOSes leave the signatures for fuse versions no production chip has
+   * (default none).
+   */
+  zeroSignatures?: readonly number[];
   /** Application id of the FWSEC entry in the PMU table (default 0x85). */
   fwsecApplicationId?: number;
   /** Give the application interface a DMEM mapper (default true). */
@@ -152,6 +158,8 @@ export interface ForgeFalconUcodeDescOptions {
   imemVirtBase?: number;
   /** Version 3: signature-versions bitmask (default 0b111). */
   signatureVersions?: number;
+  /** Version 3: indices of signatures written as all zeros (default none). */
+  zeroSignatures?: readonly number[];
   /** Seed of the signatures (default 1). */
   seed?: number;
 }
@@ -387,7 +395,10 @@ function falconUcodeDesc(
     },
     signatures: Array.from(
       { length: signatureCount },
-      (_, i) => patternBytes(SIGNATURE_SIZE, seed * 1000 + i + 1),
+      (_, i) =>
+        options.zeroSignatures?.includes(i)
+          ? new Uint8Array(SIGNATURE_SIZE)
+          : patternBytes(SIGNATURE_SIZE, seed * 1000 + i + 1),
     ),
   };
 }

@@ -46,6 +46,7 @@
  */
 
 import { ByteReader, type ByteReaderOptions } from "../byte_reader.ts";
+import { type FieldLayout, readFields } from "../field_layout.ts";
 
 /** The one application interface header version there is. */
 export const APP_INTERFACE_VERSION = 1;
@@ -127,6 +128,74 @@ export interface DmemMapper {
 }
 
 /**
+ * The application interface table header's fields (`FALCON_APPLICATION_INTERFACE_HEADER_V1`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { APP_INTERFACE_HEADER_LAYOUT, APP_INTERFACE_HEADER_SIZE } from "./app_interface.ts";
+ * import { layoutSize } from "../field_layout.ts";
+ * assert(layoutSize(APP_INTERFACE_HEADER_LAYOUT) === APP_INTERFACE_HEADER_SIZE);
+ * ```
+ */
+export const APP_INTERFACE_HEADER_LAYOUT: readonly FieldLayout<
+  Exclude<keyof AppInterface, "dmemOffset" | "entries">
+>[] = [
+  { name: "version", offset: 0, size: 1 },
+  { name: "headerSize", offset: 1, size: 1 },
+  { name: "entrySize", offset: 2, size: 1 },
+  { name: "entryCount", offset: 3, size: 1 },
+];
+
+/**
+ * One application interface entry's fields (`FALCON_APPLICATION_INTERFACE_ENTRY_V1`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { APP_INTERFACE_ENTRY_LAYOUT, APP_INTERFACE_ENTRY_SIZE } from "./app_interface.ts";
+ * import { layoutSize } from "../field_layout.ts";
+ * assert(layoutSize(APP_INTERFACE_ENTRY_LAYOUT) === APP_INTERFACE_ENTRY_SIZE);
+ * ```
+ */
+export const APP_INTERFACE_ENTRY_LAYOUT: readonly FieldLayout<keyof AppInterfaceEntry>[] = [
+  { name: "id", offset: 0, size: 4 },
+  { name: "dmemBase", offset: 4, size: 4 },
+];
+
+/**
+ * The DMEM mapper's fields (`FALCON_APPLICATION_INTERFACE_DMEM_MAPPER_V3`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DMEM_MAPPER_INIT_CMD_OFFSET, DMEM_MAPPER_LAYOUT, DMEM_MAPPER_SIZE } from "./app_interface.ts";
+ * import { fieldOffset, layoutSize } from "../field_layout.ts";
+ * assert(layoutSize(DMEM_MAPPER_LAYOUT) === DMEM_MAPPER_SIZE);
+ * assert(fieldOffset(DMEM_MAPPER_LAYOUT, "initCmd") === DMEM_MAPPER_INIT_CMD_OFFSET);
+ * ```
+ */
+export const DMEM_MAPPER_LAYOUT: readonly FieldLayout<Exclude<keyof DmemMapper, "dmemOffset">>[] = [
+  { name: "signature", offset: 0x00, size: 4 },
+  { name: "version", offset: 0x04, size: 2 },
+  { name: "size", offset: 0x06, size: 2 },
+  { name: "cmdInBufferOffset", offset: 0x08, size: 4 },
+  { name: "cmdInBufferSize", offset: 0x0c, size: 4 },
+  { name: "cmdOutBufferOffset", offset: 0x10, size: 4 },
+  { name: "cmdOutBufferSize", offset: 0x14, size: 4 },
+  { name: "nvfImgDataBufferOffset", offset: 0x18, size: 4 },
+  { name: "nvfImgDataBufferSize", offset: 0x1c, size: 4 },
+  { name: "printfBufferHdr", offset: 0x20, size: 4 },
+  { name: "ucodeBuildTimeStamp", offset: 0x24, size: 4 },
+  { name: "ucodeSignature", offset: 0x28, size: 4 },
+  { name: "initCmd", offset: DMEM_MAPPER_INIT_CMD_OFFSET, size: 4 },
+  { name: "ucodeFeature", offset: 0x30, size: 4 },
+  { name: "ucodeCmdMask0", offset: 0x34, size: 4 },
+  { name: "ucodeCmdMask1", offset: 0x38, size: 4 },
+  { name: "multiTgtTbl", offset: 0x3c, size: 4 },
+];
+
+/**
  * Parse the application interface table in DMEM.
  *
  * @param dmem The ucode's DMEM bytes.
@@ -155,10 +224,7 @@ export function parseAppInterface(
   r.check(interfaceOffset, APP_INTERFACE_HEADER_SIZE, "appInterface.header");
   const table: AppInterface = {
     dmemOffset: interfaceOffset,
-    version: r.u8(interfaceOffset, "appInterface.version"),
-    headerSize: r.u8(interfaceOffset + 1, "appInterface.headerSize"),
-    entrySize: r.u8(interfaceOffset + 2, "appInterface.entrySize"),
-    entryCount: r.u8(interfaceOffset + 3, "appInterface.entryCount"),
+    ...readFields(r, interfaceOffset, APP_INTERFACE_HEADER_LAYOUT, "appInterface"),
     entries: [],
   };
   if (table.version !== APP_INTERFACE_VERSION) {
@@ -174,10 +240,9 @@ export function parseAppInterface(
   r.check(entriesAt, table.entryCount * table.entrySize, "appInterface.entries");
   for (let i = 0; i < table.entryCount; i++) {
     const at = entriesAt + i * table.entrySize;
-    table.entries.push({
-      id: r.u32(at, `appInterface.entries[${i}].id`),
-      dmemBase: r.u32(at + 4, `appInterface.entries[${i}].dmemBase`),
-    });
+    table.entries.push(
+      readFields(r, at, APP_INTERFACE_ENTRY_LAYOUT, `appInterface.entries[${i}]`),
+    );
   }
   return table;
 }
@@ -208,27 +273,7 @@ export function parseDmemMapper(
 ): DmemMapper {
   const r = new ByteReader(dmem, options);
   r.check(dmemOffset, DMEM_MAPPER_SIZE, "dmemMapper");
-  const u32 = (at: number, field: string) => r.u32(dmemOffset + at, `dmemMapper.${field}`);
-  return {
-    dmemOffset,
-    signature: u32(0x00, "signature"),
-    version: r.u16(dmemOffset + 0x04, "dmemMapper.version"),
-    size: r.u16(dmemOffset + 0x06, "dmemMapper.size"),
-    cmdInBufferOffset: u32(0x08, "cmdInBufferOffset"),
-    cmdInBufferSize: u32(0x0c, "cmdInBufferSize"),
-    cmdOutBufferOffset: u32(0x10, "cmdOutBufferOffset"),
-    cmdOutBufferSize: u32(0x14, "cmdOutBufferSize"),
-    nvfImgDataBufferOffset: u32(0x18, "nvfImgDataBufferOffset"),
-    nvfImgDataBufferSize: u32(0x1c, "nvfImgDataBufferSize"),
-    printfBufferHdr: u32(0x20, "printfBufferHdr"),
-    ucodeBuildTimeStamp: u32(0x24, "ucodeBuildTimeStamp"),
-    ucodeSignature: u32(0x28, "ucodeSignature"),
-    initCmd: u32(DMEM_MAPPER_INIT_CMD_OFFSET, "initCmd"),
-    ucodeFeature: u32(0x30, "ucodeFeature"),
-    ucodeCmdMask0: u32(0x34, "ucodeCmdMask0"),
-    ucodeCmdMask1: u32(0x38, "ucodeCmdMask1"),
-    multiTgtTbl: u32(0x3c, "multiTgtTbl"),
-  };
+  return { dmemOffset, ...readFields(r, dmemOffset, DMEM_MAPPER_LAYOUT, "dmemMapper") };
 }
 
 /**

@@ -50,6 +50,8 @@
 
 import { FirmwareFormatError } from "../../errors.ts";
 import { ByteReader, type ByteReaderOptions, hex } from "../byte_reader.ts";
+import type { FalconLoadMap, FalconLoadSegment } from "../falcon_load.ts";
+import { type FieldLayout, fieldOffset, readFields } from "../field_layout.ts";
 
 /** Size of a version-2 descriptor. */
 export const FALCON_UCODE_DESC_V2_SIZE = 60;
@@ -141,6 +143,68 @@ export interface FalconUcodeDescV3 extends FalconUcodeDescHeader {
   reserved: number;
 }
 
+/**
+ * The version-2 descriptor's fields: fifteen u32 (NVIDIA `FALCON_UCODE_DESC_V2`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FALCON_UCODE_DESC_V2_LAYOUT, FALCON_UCODE_DESC_V2_SIZE } from "./descriptor.ts";
+ * import { layoutSize } from "../field_layout.ts";
+ * assert(layoutSize(FALCON_UCODE_DESC_V2_LAYOUT) === FALCON_UCODE_DESC_V2_SIZE);
+ * ```
+ */
+export const FALCON_UCODE_DESC_V2_LAYOUT: readonly FieldLayout<
+  Exclude<keyof FalconUcodeDescV2, "flags" | "descriptorVersion" | "headerSize">
+>[] = ([
+  "hdr",
+  "storedSize",
+  "uncompressedSize",
+  "virtualEntry",
+  "interfaceOffset",
+  "imemPhysBase",
+  "imemLoadSize",
+  "imemVirtBase",
+  "imemSecBase",
+  "imemSecSize",
+  "dmemOffset",
+  "dmemPhysBase",
+  "dmemLoadSize",
+  "altImemLoadSize",
+  "altDmemLoadSize",
+] as const).map((name, i) => ({ name, offset: 4 * i, size: 4 }));
+
+/**
+ * The version-3 descriptor's fields (NVIDIA `FALCON_UCODE_DESC_V3`); the
+ * signatures follow at 0x2c.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FALCON_UCODE_DESC_V3_LAYOUT, FALCON_UCODE_DESC_V3_SIZE } from "./descriptor.ts";
+ * import { layoutSize } from "../field_layout.ts";
+ * assert(layoutSize(FALCON_UCODE_DESC_V3_LAYOUT) === FALCON_UCODE_DESC_V3_SIZE);
+ * ```
+ */
+export const FALCON_UCODE_DESC_V3_LAYOUT: readonly FieldLayout<
+  Exclude<keyof FalconUcodeDescV3, "flags" | "descriptorVersion" | "headerSize">
+>[] = [
+  { name: "hdr", offset: 0x00, size: 4 },
+  { name: "storedSize", offset: 0x04, size: 4 },
+  { name: "pkcDataOffset", offset: 0x08, size: 4 },
+  { name: "interfaceOffset", offset: 0x0c, size: 4 },
+  { name: "imemPhysBase", offset: 0x10, size: 4 },
+  { name: "imemLoadSize", offset: 0x14, size: 4 },
+  { name: "imemVirtBase", offset: 0x18, size: 4 },
+  { name: "dmemPhysBase", offset: 0x1c, size: 4 },
+  { name: "dmemLoadSize", offset: 0x20, size: 4 },
+  { name: "engineIdMask", offset: 0x24, size: 2 },
+  { name: "ucodeId", offset: 0x26, size: 1 },
+  { name: "signatureCount", offset: 0x27, size: 1 },
+  { name: "signatureVersions", offset: 0x28, size: 2 },
+  { name: "reserved", offset: 0x2a, size: 2 },
+];
+
 /** A version-2 or version-3 descriptor. */
 export type FalconUcodeDesc = FalconUcodeDescV2 | FalconUcodeDescV3;
 
@@ -150,28 +214,6 @@ export interface ParsedFalconUcodeDesc {
   descriptor: FalconUcodeDesc;
   /** Version 3: `signatureCount` signatures of 384 bytes (views into the input). Version 2: none. */
   signatures: Uint8Array[];
-}
-
-/** One piece of the ucode copied into falcon memory. */
-export interface FwsecLoadSegment {
-  /** Ucode offset of the first byte. */
-  srcStart: number;
-  /** IMEM or DMEM address of the first byte. */
-  dstStart: number;
-  /** Length in bytes. */
-  length: number;
-}
-
-/** Where the FWSEC ucode goes in the falcon's memories, and where it boots. */
-export interface FwsecLoadMap {
-  /** Non-secure IMEM; version 2 only. */
-  imemNonSecure?: FwsecLoadSegment;
-  /** Secure IMEM. */
-  imemSecure: FwsecLoadSegment;
-  /** DMEM, which holds the application interface and the DMEM mapper. */
-  dmem: FwsecLoadSegment;
-  /** Boot vector: `imemVirtBase`. */
-  bootAddress: number;
 }
 
 /**
@@ -244,7 +286,7 @@ export function parseFalconUcodeDesc(
   const signaturesSize = descriptor.signatureCount * BCRT30_RSA3K_SIG_SIZE;
   if (FALCON_UCODE_DESC_V3_SIZE + signaturesSize > header.headerSize) {
     r.fail(
-      0x27,
+      fieldOffset(FALCON_UCODE_DESC_V3_LAYOUT, "signatureCount"),
       "descriptor.signatureCount",
       `${descriptor.signatureCount} signatures of 384 bytes do not fit the ` +
         `${header.headerSize}-byte header`,
@@ -283,6 +325,8 @@ export function fwsecUcodeLength(descriptor: FalconUcodeDesc): number {
 
 /**
  * Where each part of the ucode goes, checked against the ucode's length.
+ * DMEM holds the application interface and the DMEM mapper; the boot vector
+ * is `imemVirtBase`.
  *
  * @param descriptor The descriptor.
  * @param options File name and the descriptor's file offset, for errors.
@@ -304,8 +348,8 @@ export function fwsecUcodeLength(descriptor: FalconUcodeDesc): number {
 export function fwsecLoadMap(
   descriptor: FalconUcodeDesc,
   options: ByteReaderOptions = {},
-): FwsecLoadMap {
-  const dmem: FwsecLoadSegment = {
+): FalconLoadMap {
+  const dmem: FalconLoadSegment = {
     srcStart: dmemSource(descriptor),
     dstStart: descriptor.dmemPhysBase,
     length: descriptor.dmemLoadSize,
@@ -333,7 +377,7 @@ export function fwsecLoadMap(
   const { imemLoadSize, imemSecSize, imemSecBase, imemVirtBase, imemPhysBase } = descriptor;
   if (imemSecSize > imemLoadSize) {
     fail(
-      0x24,
+      fieldOffset(FALCON_UCODE_DESC_V2_LAYOUT, "imemSecSize"),
       "descriptor.imemSecSize",
       `0x${hex(imemSecSize)} secure bytes exceed the 0x${hex(imemLoadSize)}-byte code`,
     );
@@ -341,7 +385,7 @@ export function fwsecLoadMap(
   const secureStart = imemSecBase - imemVirtBase;
   if (secureStart < 0 || secureStart + imemSecSize > imemLoadSize) {
     fail(
-      0x20,
+      fieldOffset(FALCON_UCODE_DESC_V2_LAYOUT, "imemSecBase"),
       "descriptor.imemSecBase",
       `secure code at 0x${hex(imemSecBase)} − virtual base 0x${hex(imemVirtBase)} ` +
         `+ 0x${hex(imemSecSize)} bytes does not lie inside the 0x${hex(imemLoadSize)}-byte code`,
@@ -364,44 +408,17 @@ function dmemSource(descriptor: FalconUcodeDesc): number {
 }
 
 function parseV2(r: ByteReader, header: FalconUcodeDescHeader): FalconUcodeDescV2 {
-  const u32 = (offset: number, field: string) => r.u32(offset, `descriptor.${field}`);
   return {
     ...header,
+    ...readFields(r, 0, FALCON_UCODE_DESC_V2_LAYOUT, "descriptor"),
     descriptorVersion: 2,
-    storedSize: u32(0x04, "storedSize"),
-    uncompressedSize: u32(0x08, "uncompressedSize"),
-    virtualEntry: u32(0x0c, "virtualEntry"),
-    interfaceOffset: u32(0x10, "interfaceOffset"),
-    imemPhysBase: u32(0x14, "imemPhysBase"),
-    imemLoadSize: u32(0x18, "imemLoadSize"),
-    imemVirtBase: u32(0x1c, "imemVirtBase"),
-    imemSecBase: u32(0x20, "imemSecBase"),
-    imemSecSize: u32(0x24, "imemSecSize"),
-    dmemOffset: u32(0x28, "dmemOffset"),
-    dmemPhysBase: u32(0x2c, "dmemPhysBase"),
-    dmemLoadSize: u32(0x30, "dmemLoadSize"),
-    altImemLoadSize: u32(0x34, "altImemLoadSize"),
-    altDmemLoadSize: u32(0x38, "altDmemLoadSize"),
   };
 }
 
 function parseV3(r: ByteReader, header: FalconUcodeDescHeader): FalconUcodeDescV3 {
-  const u32 = (offset: number, field: string) => r.u32(offset, `descriptor.${field}`);
   return {
     ...header,
+    ...readFields(r, 0, FALCON_UCODE_DESC_V3_LAYOUT, "descriptor"),
     descriptorVersion: 3,
-    storedSize: u32(0x04, "storedSize"),
-    pkcDataOffset: u32(0x08, "pkcDataOffset"),
-    interfaceOffset: u32(0x0c, "interfaceOffset"),
-    imemPhysBase: u32(0x10, "imemPhysBase"),
-    imemLoadSize: u32(0x14, "imemLoadSize"),
-    imemVirtBase: u32(0x18, "imemVirtBase"),
-    dmemPhysBase: u32(0x1c, "dmemPhysBase"),
-    dmemLoadSize: u32(0x20, "dmemLoadSize"),
-    engineIdMask: r.u16(0x24, "descriptor.engineIdMask"),
-    ucodeId: r.u8(0x26, "descriptor.ucodeId"),
-    signatureCount: r.u8(0x27, "descriptor.signatureCount"),
-    signatureVersions: r.u16(0x28, "descriptor.signatureVersions"),
-    reserved: r.u16(0x2a, "descriptor.reserved"),
   };
 }

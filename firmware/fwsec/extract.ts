@@ -28,6 +28,7 @@ import { getLogger } from "npm:@logtape/logtape@2.4.2";
 import { FirmwareFormatError } from "../../errors.ts";
 import { hex } from "../byte_reader.ts";
 import type { ByteSource } from "../byte_source.ts";
+import type { FalconLoadMap } from "../falcon_load.ts";
 import { readFwsec } from "../vbios/fwsec_section.ts";
 import { findFwsecEntry, type PmuTableEntry } from "../vbios/pmu_table.ts";
 import { readVbiosLayout, type VbiosLayout } from "../vbios/vbios_layout.ts";
@@ -39,7 +40,6 @@ import {
 } from "./app_interface.ts";
 import {
   type FalconUcodeDesc,
-  type FwsecLoadMap,
   fwsecLoadMap,
   fwsecUcodeLength,
   parseFalconUcodeDesc,
@@ -73,7 +73,7 @@ export interface FwsecFirmware {
   /** The ucode: code then data, `imemLoadSize + dmemLoadSize` bytes. Never patched in place. */
   ucode: Uint8Array;
   /** Where the ucode goes in IMEM and DMEM, and the boot address. */
-  loadMap: FwsecLoadMap;
+  loadMap: FalconLoadMap;
   /** The application interface table in DMEM. */
   interface: AppInterface;
   /** The DMEM mapper, or `null` when the table has none (FWSEC cannot be commanded then). */

@@ -1,7 +1,7 @@
 /**
  * FWSEC: extract it from a VBIOS (descriptor v2/v3, signatures, ucode, load
- * map, application interface, DMEM mapper) and patch a copy for the FRTS or
- * SB command.
+ * map, application interface, DMEM mapper), pick the signature a fuse version
+ * needs, and patch a copy for the FRTS or SB command.
  *
  * @example
  * ```ts
@@ -20,4 +20,5 @@
 export * from "./descriptor.ts";
 export * from "./app_interface.ts";
 export * from "./extract.ts";
+export * from "./signature.ts";
 export * from "./patch.ts";

@@ -15,10 +15,10 @@
  * | 16 | u32 gfwImageSize = 0 | | 36 | u32 FRTS size >> 12 |
  * | 20 | u32 flags = 2 | | 40 | u32 media type = 2 (FB) |
  *
- * Signature selection (version 3 only; version 2 ucode carries none): with
- * `bit = 1 << fuseVersion`, `signatureVersions` must have `bit` set, and the
- * signature's index is the number of set bits below it. The 384 bytes go to
- * the ucode at `imemLoadSize + pkcDataOffset`.
+ * Signature selection (version 3 only; version 2 ucode carries none) is
+ * `selectFwsecSignature`'s: it takes the chip's fuse *version* (already
+ * converted from the fuse register's bit mask). The 384 bytes go to the
+ * ucode at `imemLoadSize + pkcDataOffset`.
  *
  * @example
  * ```ts
@@ -40,9 +40,12 @@
 import { getLogger } from "npm:@logtape/logtape@2.4.2";
 import { FirmwareFormatError } from "../../errors.ts";
 import { hex } from "../byte_reader.ts";
-import { DMEM_MAPPER_INIT_CMD_OFFSET } from "./app_interface.ts";
-import { BCRT30_RSA3K_SIG_SIZE } from "./descriptor.ts";
+import { fieldOffset } from "../field_layout.ts";
+import { DMEM_MAPPER_INIT_CMD_OFFSET, DMEM_MAPPER_LAYOUT } from "./app_interface.ts";
+import type { BromParams } from "../falcon_load.ts";
+import { BCRT30_RSA3K_SIG_SIZE, FALCON_UCODE_DESC_V3_LAYOUT } from "./descriptor.ts";
 import type { FwsecFirmware } from "./extract.ts";
+import { selectFwsecSignature } from "./signature.ts";
 
 const logger = getLogger(["falconry", "firmware", "fwsec"]);
 
@@ -71,24 +74,14 @@ export interface FrtsRegion {
   frtsSize: number;
 }
 
-/** The BROM parameters the falcon needs to verify the patched ucode. */
-export interface FwsecBromParams {
-  /** DMEM offset of the signature (version 3; 0 for version 2). */
-  pkcDataOffset: number;
-  /** Engine id mask (version 3; 0 for version 2). */
-  engineIdMask: number;
-  /** Ucode id (version 3; 0 for version 2). */
-  ucodeId: number;
-}
-
 /** A patched copy of the FWSEC ucode and how to run it. */
 export interface PatchedFwsec {
   /** The patched ucode (code then data); the extracted ucode is left untouched. */
   image: Uint8Array;
   /** The command written (`initCmd`). */
   command: number;
-  /** BROM parameters. */
-  brom: FwsecBromParams;
+  /** BROM parameters from the descriptor (version 3; all 0 for version 2). */
+  brom: BromParams;
   /** Boot vector: the descriptor's `imemVirtBase`. */
   bootAddress: number;
   /** Index of the signature written (version 3 with signatures only). */
@@ -139,73 +132,12 @@ export function fwsecCommandBytes(command: number, region?: FrtsRegion): Uint8Ar
 }
 
 /**
- * The index of the signature a version-3 FWSEC needs for a fuse version:
- * the number of set bits of `signatureVersions` below bit `fuseVersion`.
- *
- * @param fwsec Extracted FWSEC with a version-3 descriptor.
- * @param fuseVersion The chip's fuse version for the descriptor's ucode id (0–15).
- * @returns The index into `fwsec.signatures`.
- * @throws {RangeError} when the descriptor is not version 3 or the fuse
- *   version is not 0–15.
- * @throws {FirmwareFormatError} when `signatureVersions` lacks the bit, the
- *   index is past the signatures, or the signature is all zeros.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { selectFwsecSignature } from "./patch.ts";
- * import { extractFwsec } from "./extract.ts";
- * import { bufferSource } from "../byte_source.ts";
- * import { forgeVbios } from "../forge/vbios.ts";
- *
- * const fwsec = extractFwsec(bufferSource(forgeVbios({ descriptorVersion: 3, signatureVersions: 0b1010 }).bytes));
- * assert(selectFwsecSignature(fwsec, 1) === 0 && selectFwsecSignature(fwsec, 3) === 1);
- * ```
- */
-export function selectFwsecSignature(fwsec: FwsecFirmware, fuseVersion: number): number {
-  const d = fwsec.descriptor;
-  if (d.descriptorVersion !== 3) {
-    throw new RangeError("only version-3 FWSEC descriptors carry signatures");
-  }
-  if (!Number.isInteger(fuseVersion) || fuseVersion < 0 || fuseVersion > 15) {
-    throw new RangeError(`fuse version ${fuseVersion} is not 0–15`);
-  }
-  const bit = 1 << fuseVersion;
-  const fail = (at: number, field: string, reason: string): never => {
-    throw new FirmwareFormatError({ offset: fwsec.descriptorOffset + at, field, reason });
-  };
-  if ((d.signatureVersions & bit) === 0) {
-    fail(
-      0x28,
-      "descriptor.signatureVersions",
-      `no signature for fuse version ${fuseVersion}: versions 0x${hex(d.signatureVersions)}`,
-    );
-  }
-  const index = popcount(d.signatureVersions & (bit - 1));
-  if (index >= fwsec.signatures.length) {
-    fail(
-      0x27,
-      "descriptor.signatureCount",
-      `fuse version ${fuseVersion} selects signature ${index}, but there are ` +
-        `${fwsec.signatures.length}`,
-    );
-  }
-  if (fwsec.signatures[index].every((b) => b === 0)) {
-    fail(
-      0x2c + index * BCRT30_RSA3K_SIG_SIZE,
-      `signatures[${index}]`,
-      `signature ${index} (fuse version ${fuseVersion}) is all zeros`,
-    );
-  }
-  return index;
-}
-
-/**
  * Patch FWSEC to run FRTS: set up the FRTS region at `region` and WPR2.
  *
  * @param fwsec Extracted FWSEC.
  * @param region The FRTS region in VRAM.
- * @param fuseVersion The chip's fuse version for the ucode (ignored for
+ * @param fuseVersion The chip's signature fuse version for the ucode's id,
+ *   already converted from the fuse register's bit mask (ignored for
  *   version-2 descriptors, which carry no signatures).
  * @returns The patched copy and how to run it.
  * @throws {FirmwareFormatError} when the ucode has no DMEM mapper, the
@@ -238,7 +170,8 @@ export function patchFwsecFrts(
  * Patch FWSEC to run SB (at unload).
  *
  * @param fwsec Extracted FWSEC.
- * @param fuseVersion The chip's fuse version (ignored for version 2).
+ * @param fuseVersion The chip's signature fuse version, already converted
+ *   from the fuse register's bit mask (ignored for version 2).
  * @returns The patched copy and how to run it.
  * @throws {FirmwareFormatError} as {@linkcode patchFwsecFrts} does.
  * @throws {RangeError} for a bad fuse version.
@@ -280,7 +213,7 @@ function patchFwsec(
   const args = fwsecCommandBytes(command, region);
   if (args.length > mapper.cmdInBufferSize) {
     fail(
-      mapper.ucodeOffset + 0x0c,
+      mapper.ucodeOffset + fieldOffset(DMEM_MAPPER_LAYOUT, "cmdInBufferSize"),
       "dmemMapper.cmdInBufferSize",
       `the ${args.length}-byte command does not fit the ${mapper.cmdInBufferSize}-byte buffer`,
     );
@@ -288,7 +221,7 @@ function patchFwsec(
   const argsAt = dmemStart + mapper.cmdInBufferOffset;
   if (argsAt + args.length > dmemEnd) {
     fail(
-      mapper.ucodeOffset + 0x08,
+      mapper.ucodeOffset + fieldOffset(DMEM_MAPPER_LAYOUT, "cmdInBufferOffset"),
       "dmemMapper.cmdInBufferOffset",
       `the command-in buffer at DMEM 0x${hex(mapper.cmdInBufferOffset)} runs past DMEM`,
     );
@@ -299,7 +232,7 @@ function patchFwsec(
   image.set(args, argsAt);
 
   let signatureIndex: number | undefined;
-  let brom: FwsecBromParams = { pkcDataOffset: 0, engineIdMask: 0, ucodeId: 0 };
+  let brom: BromParams = { pkcDataOffset: 0, engineIdMask: 0, ucodeId: 0 };
   if (d.descriptorVersion === 3) {
     brom = { pkcDataOffset: d.pkcDataOffset, engineIdMask: d.engineIdMask, ucodeId: d.ucodeId };
     if (d.signatureCount > 0) {
@@ -307,7 +240,8 @@ function patchFwsec(
       const sigAt = dmemStart + d.pkcDataOffset;
       if (sigAt + BCRT30_RSA3K_SIG_SIZE > dmemEnd) {
         throw new FirmwareFormatError({
-          offset: fwsec.descriptorOffset + 0x08,
+          offset: fwsec.descriptorOffset +
+            fieldOffset(FALCON_UCODE_DESC_V3_LAYOUT, "pkcDataOffset"),
           field: "descriptor.pkcDataOffset",
           reason: `the signature at DMEM 0x${hex(d.pkcDataOffset)} runs past DMEM`,
         });
@@ -337,10 +271,4 @@ function pages(value: number, name: string, allowZero: boolean): number {
     );
   }
   return page;
-}
-
-function popcount(n: number): number {
-  let count = 0;
-  for (let v = n >>> 0; v !== 0; v &= v - 1) count++;
-  return count;
 }

@@ -44,6 +44,7 @@
 
 import { hex } from "../byte_reader.ts";
 import type { ByteSource } from "../byte_source.ts";
+import { type FieldLayout, fieldOffset, readFields } from "../field_layout.ts";
 import { failAt, readIn, type Region } from "./_source_reader.ts";
 import type { ByteRange } from "./rom_images.ts";
 
@@ -55,6 +56,46 @@ export const BIT_PATTERN: readonly number[] = [0xff, 0xb8, 0x42, 0x49, 0x54, 0x0
 export const BIT_HEADER_SIZE = 12;
 /** Smallest token size the parser accepts (the fields it reads). */
 export const BIT_TOKEN_SIZE = 6;
+/**
+ * The BIT header's fields the parser reads, after the 6-byte pattern (the
+ * u16 id and `"BIT\0"`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BIT_HEADER_LAYOUT, BIT_HEADER_SIZE } from "./bit.ts";
+ * import { layoutSize } from "../field_layout.ts";
+ * assert(layoutSize(BIT_HEADER_LAYOUT) === BIT_HEADER_SIZE);
+ * ```
+ */
+export const BIT_HEADER_LAYOUT: readonly FieldLayout<
+  Exclude<keyof BitTable, "offset" | "tokens">
+>[] = [
+  { name: "bcdVersion", offset: 6, size: 2 },
+  { name: "headerSize", offset: 8, size: 1 },
+  { name: "tokenSize", offset: 9, size: 1 },
+  { name: "tokenEntries", offset: 10, size: 1 },
+  { name: "checksum", offset: 11, size: 1 },
+];
+
+/**
+ * One BIT token's fields; tokens are `tokenSize` apart.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BIT_TOKEN_LAYOUT, BIT_TOKEN_SIZE } from "./bit.ts";
+ * import { layoutSize } from "../field_layout.ts";
+ * assert(layoutSize(BIT_TOKEN_LAYOUT) === BIT_TOKEN_SIZE);
+ * ```
+ */
+export const BIT_TOKEN_LAYOUT: readonly FieldLayout<keyof BitToken>[] = [
+  { name: "id", offset: 0, size: 1 },
+  { name: "dataVersion", offset: 1, size: 1 },
+  { name: "dataSize", offset: 2, size: 2 },
+  { name: "dataOffset", offset: 4, size: 2 },
+];
+
 /** Bytes read per step of the BIT search. */
 export const BIT_SCAN_CHUNK = 256;
 /**
@@ -317,26 +358,20 @@ function readBitTable(source: ByteSource, region: Region, at: number): BitTable 
   const header = readIn(source, region, at, BIT_HEADER_SIZE, "bit.header");
   const table: BitTable = {
     offset: at,
-    bcdVersion: header.u16(6, "bit.bcdVersion"),
-    headerSize: header.u8(8, "bit.headerSize"),
-    tokenSize: header.u8(9, "bit.tokenSize"),
-    tokenEntries: header.u8(10, "bit.tokenEntries"),
-    checksum: header.u8(11, "bit.checksum"),
+    ...readFields(header, 0, BIT_HEADER_LAYOUT, "bit"),
     tokens: [],
   };
   if (table.tokenSize < BIT_TOKEN_SIZE) {
-    header.fail(9, "bit.tokenSize", `token size ${table.tokenSize} is under ${BIT_TOKEN_SIZE}`);
+    header.fail(
+      fieldOffset(BIT_HEADER_LAYOUT, "tokenSize"),
+      "bit.tokenSize",
+      `token size ${table.tokenSize} is under ${BIT_TOKEN_SIZE}`,
+    );
   }
   const tokensAt = at + table.headerSize;
   const r = readIn(source, region, tokensAt, table.tokenEntries * table.tokenSize, "bit.tokens");
   for (let i = 0; i < table.tokenEntries; i++) {
-    const o = i * table.tokenSize;
-    table.tokens.push({
-      id: r.u8(o, `bit.tokens[${i}].id`),
-      dataVersion: r.u8(o + 1, `bit.tokens[${i}].dataVersion`),
-      dataSize: r.u16(o + 2, `bit.tokens[${i}].dataSize`),
-      dataOffset: r.u16(o + 4, `bit.tokens[${i}].dataOffset`),
-    });
+    table.tokens.push(readFields(r, i * table.tokenSize, BIT_TOKEN_LAYOUT, `bit.tokens[${i}]`));
   }
   return table;
 }

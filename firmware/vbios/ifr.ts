@@ -36,6 +36,7 @@
 
 import { hex } from "../byte_reader.ts";
 import type { ByteSource } from "../byte_source.ts";
+import { type FieldLayout, fieldOffset, readFields } from "../field_layout.ts";
 import { failAt, readIn, wholeSource } from "./_source_reader.ts";
 import { isRomSignature } from "./rom_images.ts";
 
@@ -47,6 +48,41 @@ export const ROM_DIRECTORY_SIGNATURE = 0x44524652;
 export const ROM_DIRECTORY_DISTANCE = 4096;
 /** Size of the fixed IFR header read first (FIXED0..FIXED2). */
 export const IFR_FIXED_HEADER_SIZE = 12;
+
+/**
+ * The IFR header's fixed words: `"NVGI"`, then `fixed1` (bits 30:16 the fixed
+ * data size, 15:8 the version) and `fixed2` (bits 19:0 the total data size).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { IFR_FIXED_HEADER_SIZE, IFR_HEADER_LAYOUT } from "./ifr.ts";
+ * import { layoutSize } from "../field_layout.ts";
+ * assert(layoutSize(IFR_HEADER_LAYOUT) === IFR_FIXED_HEADER_SIZE);
+ * ```
+ */
+export const IFR_HEADER_LAYOUT: readonly FieldLayout<"signature" | "fixed1" | "fixed2">[] = [
+  { name: "signature", offset: 0, size: 4 },
+  { name: "fixed1", offset: 4, size: 4 },
+  { name: "fixed2", offset: 8, size: 4 },
+];
+
+/**
+ * The IFR v3 ROM directory's fields (`"RFRD"` 4 KiB after the flash status
+ * offset), of which the parser reads the signature and the ROM offset.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ROM_DIRECTORY_LAYOUT } from "./ifr.ts";
+ * import { fieldOffset } from "../field_layout.ts";
+ * assert(fieldOffset(ROM_DIRECTORY_LAYOUT, "romOffset") === 8);
+ * ```
+ */
+export const ROM_DIRECTORY_LAYOUT: readonly FieldLayout<"signature" | "romOffset">[] = [
+  { name: "signature", offset: 0, size: 4 },
+  { name: "romOffset", offset: 8, size: 4 },
+];
 
 /** A parsed IFR header. Offsets are absolute offsets in the source. */
 export interface IfrHeader {
@@ -79,8 +115,8 @@ export interface RomLocation {
  * @param source The VBIOS: a file, a buffer or a live PROM window.
  * @returns The IFR header (if any) and the offset of the first ROM image.
  * @throws {FirmwareFormatError} for a source under 2 bytes, an unknown IFR
- *   version, a missing `"RFRD"` directory, or a ROM offset that is outside
- *   the source or not 4-byte aligned.
+ *   version, a missing `"RFRD"` directory, or a ROM offset that is not
+ *   4-byte aligned or past the end of the source (a cut file).
  *
  * @example A plain ROM starts at 0
  * ```ts
@@ -100,11 +136,9 @@ export function locateRom(source: ByteSource): RomLocation {
     failAt(source, 0, "ifr.signature", `a ${source.size}-byte source holds no VBIOS`);
   }
   if (isRomSignature(head.u16(0, "romImage.signature"))) return { ifr: null, romOffset: 0 };
-  if (head.length < IFR_FIXED_HEADER_SIZE || head.u32(0, "ifr.signature") !== IFR_SIGNATURE) {
-    return { ifr: null, romOffset: 0 };
-  }
-  const fixed1 = head.u32(4, "ifr.fixed1");
-  const fixed2 = head.u32(8, "ifr.fixed2");
+  if (head.length < IFR_FIXED_HEADER_SIZE) return { ifr: null, romOffset: 0 };
+  const { signature: ifrSignature, fixed1, fixed2 } = readFields(head, 0, IFR_HEADER_LAYOUT, "ifr");
+  if (ifrSignature !== IFR_SIGNATURE) return { ifr: null, romOffset: 0 };
   const version = (fixed1 >>> 8) & 0xff;
   const fixedDataSize = (fixed1 >>> 16) & 0x7fff;
   const totalDataSize = fixed2 & 0xfffff;
@@ -118,7 +152,12 @@ export function locateRom(source: ByteSource): RomLocation {
       .u32(0, "ifr.flashStatusOffset");
     const romDirectoryOffset = flashStatusOffset + ROM_DIRECTORY_DISTANCE;
     const directory = readIn(source, all, romDirectoryOffset, 12, "ifr.romDirectory");
-    const signature = directory.u32(0, "ifr.romDirectory.signature");
+    const { signature, romOffset } = readFields(
+      directory,
+      0,
+      ROM_DIRECTORY_LAYOUT,
+      "ifr.romDirectory",
+    );
     if (signature !== ROM_DIRECTORY_SIGNATURE) {
       failAt(
         source,
@@ -128,7 +167,6 @@ export function locateRom(source: ByteSource): RomLocation {
           `found 0x${hex(signature)}`,
       );
     }
-    const romOffset = directory.u32(8, "ifr.romDirectory.romOffset");
     ifr = {
       version,
       fixedDataSize,
@@ -140,13 +178,24 @@ export function locateRom(source: ByteSource): RomLocation {
   } else {
     return failAt(source, 4, "ifr.version", `IFR version ${version} is not 1, 2 or 3`);
   }
-  if (ifr.romOffset >= source.size || ifr.romOffset % 4 !== 0) {
+  const romOffsetField = version === 3
+    ? ifr.romDirectoryOffset! + fieldOffset(ROM_DIRECTORY_LAYOUT, "romOffset")
+    : fixedDataSize + 4;
+  if (ifr.romOffset % 4 !== 0) {
     failAt(
       source,
-      version === 3 ? ifr.romDirectoryOffset! + 8 : fixedDataSize + 4,
+      romOffsetField,
       "ifr.romOffset",
-      `ROM offset 0x${hex(ifr.romOffset)} is not a 4-byte aligned offset inside the ` +
-        `${source.size}-byte source`,
+      `ROM offset 0x${hex(ifr.romOffset)} is not 4-byte aligned`,
+    );
+  }
+  if (ifr.romOffset >= source.size) {
+    failAt(
+      source,
+      romOffsetField,
+      "ifr.romOffset",
+      `ROM offset 0x${hex(ifr.romOffset)} is past the end of the ${source.size}-byte ` +
+        `(0x${hex(source.size)}) source: the file is cut short, or the IFR header is wrong`,
     );
   }
   return { ifr, romOffset: ifr.romOffset };

@@ -42,6 +42,7 @@
 import { FirmwareFormatError } from "../../errors.ts";
 import { hex } from "../byte_reader.ts";
 import type { ByteSource } from "../byte_source.ts";
+import { type FieldLayout, readFields } from "../field_layout.ts";
 import { type FwsecSection, readFwsec } from "./fwsec_section.ts";
 
 /** Size of the version-1 header; the table's `headerSize` may be larger. */
@@ -91,6 +92,45 @@ export interface PmuTable {
   entries: PmuTableEntry[];
 }
 
+/**
+ * The PMU lookup table header's fields.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PMU_TABLE_HEADER_LAYOUT, PMU_TABLE_HEADER_SIZE } from "./pmu_table.ts";
+ * import { layoutSize } from "../field_layout.ts";
+ * assert(layoutSize(PMU_TABLE_HEADER_LAYOUT) === PMU_TABLE_HEADER_SIZE);
+ * ```
+ */
+export const PMU_TABLE_HEADER_LAYOUT: readonly FieldLayout<
+  Exclude<keyof PmuTable, "offset" | "entries">
+>[] = [
+  { name: "version", offset: 0, size: 1 },
+  { name: "headerSize", offset: 1, size: 1 },
+  { name: "entrySize", offset: 2, size: 1 },
+  { name: "entryCount", offset: 3, size: 1 },
+  { name: "descVersion", offset: 4, size: 1 },
+  { name: "descSize", offset: 5, size: 1 },
+];
+
+/**
+ * One PMU lookup table entry's fields (packed; entries are `entrySize` apart).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PMU_TABLE_ENTRY_LAYOUT, PMU_TABLE_ENTRY_SIZE } from "./pmu_table.ts";
+ * import { layoutSize } from "../field_layout.ts";
+ * assert(layoutSize(PMU_TABLE_ENTRY_LAYOUT) === PMU_TABLE_ENTRY_SIZE);
+ * ```
+ */
+export const PMU_TABLE_ENTRY_LAYOUT: readonly FieldLayout<keyof PmuTableEntry>[] = [
+  { name: "applicationId", offset: 0, size: 1 },
+  { name: "targetId", offset: 1, size: 1 },
+  { name: "descPtr", offset: 2, size: 4 },
+];
+
 /** Options for {@linkcode findFwsecEntry}. */
 export interface FindFwsecEntryOptions {
   /** Look for the debug FWSEC (0x45) instead of production (0x85). */
@@ -131,12 +171,7 @@ export function readPmuTable(
   const h = readFwsec(source, section, pointer, PMU_TABLE_HEADER_SIZE, "pmuTable.header");
   const table: PmuTable = {
     offset: h.base,
-    version: h.u8(0, "pmuTable.version"),
-    headerSize: h.u8(1, "pmuTable.headerSize"),
-    entrySize: h.u8(2, "pmuTable.entrySize"),
-    entryCount: h.u8(3, "pmuTable.entryCount"),
-    descVersion: h.u8(4, "pmuTable.descVersion"),
-    descSize: h.u8(5, "pmuTable.descSize"),
+    ...readFields(h, 0, PMU_TABLE_HEADER_LAYOUT, "pmuTable"),
     entries: [],
   };
   if (table.version !== PMU_TABLE_VERSION) {
@@ -156,12 +191,9 @@ export function readPmuTable(
     "pmuTable.entries",
   );
   for (let i = 0; i < table.entryCount; i++) {
-    const o = i * table.entrySize;
-    table.entries.push({
-      applicationId: r.u8(o, `pmuTable.entries[${i}].applicationId`),
-      targetId: r.u8(o + 1, `pmuTable.entries[${i}].targetId`),
-      descPtr: r.u32(o + 2, `pmuTable.entries[${i}].descPtr`),
-    });
+    table.entries.push(
+      readFields(r, i * table.entrySize, PMU_TABLE_ENTRY_LAYOUT, `pmuTable.entries[${i}]`),
+    );
   }
   return table;
 }

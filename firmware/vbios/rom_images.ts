@@ -40,6 +40,7 @@
 import { getLogger } from "npm:@logtape/logtape@2.4.2";
 import { type ByteReader, hex } from "../byte_reader.ts";
 import type { ByteSource } from "../byte_source.ts";
+import { type FieldLayout, fieldOffset, readFields } from "../field_layout.ts";
 import { failAt, readIn, type Region } from "./_source_reader.ts";
 
 const logger = getLogger(["falconry", "firmware", "vbios"]);
@@ -87,6 +88,72 @@ export const ROM_HEADER_SIZE = 0x1a;
 export const PCIR_SIZE = 0x18;
 /** Bytes of the NPDE read. */
 export const NPDE_SIZE = 0x0c;
+/**
+ * The PCI ROM header's fields (PCI Firmware Spec); bytes 2–0x17 are reserved.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PCI_ROM_HEADER_LAYOUT, ROM_HEADER_SIZE } from "./rom_images.ts";
+ * assert(PCI_ROM_HEADER_LAYOUT.every((f) => f.offset + f.size <= ROM_HEADER_SIZE));
+ * ```
+ */
+export const PCI_ROM_HEADER_LAYOUT: readonly FieldLayout<"signature" | "pciDataStructPtr">[] = [
+  { name: "signature", offset: 0x00, size: 2 },
+  { name: "pciDataStructPtr", offset: 0x18, size: 2 },
+];
+
+/**
+ * The PCI data structure's fields (`"PCIR"`, or `"NPDS"` in NVIDIA's images);
+ * `signature` is four ASCII bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PCIR_LAYOUT, PCIR_SIZE } from "./rom_images.ts";
+ * import { layoutSize } from "../field_layout.ts";
+ * assert(layoutSize(PCIR_LAYOUT) === PCIR_SIZE);
+ * ```
+ */
+export const PCIR_LAYOUT: readonly FieldLayout<"signature" | keyof PciDataStruct>[] = [
+  { name: "signature", offset: 0x00, size: 4 },
+  { name: "vendorId", offset: 0x04, size: 2 },
+  { name: "deviceId", offset: 0x06, size: 2 },
+  { name: "deviceListPtr", offset: 0x08, size: 2 },
+  { name: "pciDataStructLen", offset: 0x0a, size: 2 },
+  { name: "pciDataStructRev", offset: 0x0c, size: 1 },
+  { name: "classCode", offset: 0x0d, size: 3 },
+  { name: "imageLen", offset: 0x10, size: 2 },
+  { name: "vendorRomRev", offset: 0x12, size: 2 },
+  { name: "codeType", offset: 0x14, size: 1 },
+  { name: "lastImage", offset: 0x15, size: 1 },
+  { name: "maxRunTimeImageLen", offset: 0x16, size: 2 },
+];
+
+/**
+ * NVIDIA's PCI data extension (`"NPDE"`) after the PCI data structure;
+ * `signature` is four ASCII bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NPDE_LAYOUT, NPDE_SIZE } from "./rom_images.ts";
+ * import { layoutSize } from "../field_layout.ts";
+ * assert(layoutSize(NPDE_LAYOUT) === NPDE_SIZE);
+ * ```
+ */
+export const NPDE_LAYOUT: readonly FieldLayout<"signature" | keyof NvPciDataExt>[] = [
+  { name: "signature", offset: 0x00, size: 4 },
+  { name: "nvPciDataExtRev", offset: 0x04, size: 2 },
+  { name: "nvPciDataExtLen", offset: 0x06, size: 2 },
+  { name: "subimageLen", offset: 0x08, size: 2 },
+  { name: "privLastImage", offset: 0x0a, size: 1 },
+  { name: "flags", offset: 0x0b, size: 1 },
+];
+
+const withoutSignature = <Name extends string>(layout: readonly FieldLayout<Name>[]) =>
+  layout.filter((f): f is FieldLayout<Exclude<Name, "signature">> => f.name !== "signature");
+
 const LAST_IMAGE_FLAG = 0x80;
 const NPDE_LAST_IMAGE_END = 0x0b;
 
@@ -224,7 +291,12 @@ export function readRomImage(
 ): RomImage {
   const rom: Region = { ...romRange, name: "ROM" };
   const header = readIn(source, rom, offset, ROM_HEADER_SIZE, "romImage.header");
-  const romSignature = header.u16(0, "romImage.signature");
+  const { signature: romSignature, pciDataStructPtr } = readFields(
+    header,
+    0,
+    PCI_ROM_HEADER_LAYOUT,
+    "romImage",
+  );
   if (!isRomSignature(romSignature)) {
     failAt(
       source,
@@ -233,12 +305,11 @@ export function readRomImage(
       `image ${index}: 0x${hex(romSignature)} is not a PCI ROM signature (55 AA)`,
     );
   }
-  const pciDataStructPtr = header.u16(0x18, "romImage.pciDataStructPtr");
   const pcirAt = offset + pciDataStructPtr;
   if (pcirAt + PCIR_SIZE > rom.offset + rom.size) {
     failAt(
       source,
-      offset + 0x18,
+      offset + fieldOffset(PCI_ROM_HEADER_LAYOUT, "pciDataStructPtr"),
       "romImage.pciDataStructPtr",
       `image ${index}: PCIR pointer 0x${hex(pciDataStructPtr)} points outside the ROM`,
     );
@@ -248,7 +319,7 @@ export function readRomImage(
   if (pciDataStructPtr + PCIR_SIZE > imageBytes) {
     failAt(
       source,
-      offset + 0x18,
+      offset + fieldOffset(PCI_ROM_HEADER_LAYOUT, "pciDataStructPtr"),
       "romImage.pciDataStructPtr",
       `image ${index}: PCIR pointer 0x${hex(pciDataStructPtr)} points outside the ` +
         `${imageBytes}-byte image`,
@@ -347,20 +418,15 @@ function parsePcir(r: ByteReader, index: number): PciDataStruct {
   }
   const pcir: PciDataStruct = {
     signature,
-    vendorId: r.u16(0x04, "pcir.vendorId"),
-    deviceId: r.u16(0x06, "pcir.deviceId"),
-    deviceListPtr: r.u16(0x08, "pcir.deviceListPtr"),
-    pciDataStructLen: r.u16(0x0a, "pcir.pciDataStructLen"),
-    pciDataStructRev: r.u8(0x0c, "pcir.pciDataStructRev"),
-    classCode: r.u8(0x0d, "pcir.classCode") | r.u8(0x0e, "pcir.classCode") << 8 |
-      r.u8(0x0f, "pcir.classCode") << 16,
-    imageLen: r.u16(0x10, "pcir.imageLen"),
-    vendorRomRev: r.u16(0x12, "pcir.vendorRomRev"),
-    codeType: r.u8(0x14, "pcir.codeType"),
-    lastImage: r.u8(0x15, "pcir.lastImage"),
-    maxRunTimeImageLen: r.u16(0x16, "pcir.maxRunTimeImageLen"),
+    ...readFields(r, 0, withoutSignature(PCIR_LAYOUT), "pcir"),
   };
-  if (pcir.imageLen === 0) r.fail(0x10, "pcir.imageLen", `image ${index} has a zero length`);
+  if (pcir.imageLen === 0) {
+    r.fail(
+      fieldOffset(PCIR_LAYOUT, "imageLen"),
+      "pcir.imageLen",
+      `image ${index} has a zero length`,
+    );
+  }
   return pcir;
 }
 
@@ -378,15 +444,15 @@ function readNpde(
   if (relative + NPDE_SIZE > imageBytes || at + NPDE_SIZE > rom.offset + rom.size) return null;
   const r = readIn(source, rom, at, NPDE_SIZE, "npde");
   if (r.ascii(0, 4, "npde.signature") !== NPDE_SIGNATURE) return null;
-  const npde: NvPciDataExt = {
-    nvPciDataExtRev: r.u16(0x04, "npde.nvPciDataExtRev"),
-    nvPciDataExtLen: r.u16(0x06, "npde.nvPciDataExtLen"),
-    subimageLen: r.u16(0x08, "npde.subimageLen"),
-    privLastImage: r.u8(0x0a, "npde.privLastImage"),
-    flags: r.u8(0x0b, "npde.flags"),
-  };
+  const npde: NvPciDataExt = readFields(r, 0, withoutSignature(NPDE_LAYOUT), "npde");
   if (!NPDE_REVISIONS.includes(npde.nvPciDataExtRev)) return null;
-  if (npde.subimageLen === 0) r.fail(8, "npde.subimageLen", `image ${index} has a zero length`);
+  if (npde.subimageLen === 0) {
+    r.fail(
+      fieldOffset(NPDE_LAYOUT, "subimageLen"),
+      "npde.subimageLen",
+      `image ${index} has a zero length`,
+    );
+  }
   return npde;
 }
 
