@@ -35,7 +35,7 @@ export interface LocateOptions {
   chip: ChipInfo | string;
   /** Firmware version; default {@linkcode DEFAULT_FIRMWARE_VERSION}. */
   version?: string;
-  /** The `--firmware DIR` option: searched first. */
+  /** The `--firmware DIR` option: searched first; it must be a folder. */
   dir?: string;
   /** Environment lookup; defaults to `Deno.env.get`. */
   env?: (name: string) => string | undefined;
@@ -122,6 +122,7 @@ export function versionsForChip(chip: ChipInfo | string): string[] {
  * Find every file of `chip`'s firmware set and compare each with the manifest.
  *
  * @throws {FalconryError} for an unknown chip, or a version the chip has no firmware for.
+ * @throws {FirmwareDirError} when `dir` or `FALCONRY_FIRMWARE_DIR` is missing or not a folder.
  *
  * @example
  * ```ts
@@ -213,6 +214,7 @@ export interface RequiredFirmware extends LocatedFirmware {
  *
  * @throws {FirmwareNotFoundError} listing every missing required file and every place looked.
  * @throws {FirmwareChecksumError} for a file that differs from the manifest.
+ * @throws {FirmwareDirError} when `dir` or `FALCONRY_FIRMWARE_DIR` is missing or not a folder.
  *
  * @example
  * ```ts

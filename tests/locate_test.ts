@@ -1,6 +1,6 @@
 // Tests of loader/locate.ts: search order over temporary roots with the
-// environment overridden, manifest status, requireFirmware's errors, and
-// readFirmwareFile's error naming.
+// environment overridden, manifest status, requireFirmware's errors, folders
+// the user names that do not exist, and readFirmwareFile's error naming.
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -18,6 +18,7 @@ import {
   resolveChip,
   versionsForChip,
 } from "../loader/locate.ts";
+import { FirmwareDirError } from "../loader/firmware_dirs.ts";
 import { FIRMWARE_MANIFEST, type FirmwareManifest } from "../loader/manifest.ts";
 import { existsSync, realFirmwareTest } from "./_real.ts";
 
@@ -39,6 +40,9 @@ async function withRoots(
   const b = `${base}/b`;
   const xdg = `${base}/xdg`;
   const vars: Record<string, string> = { FALCONRY_FIRMWARE_DIR: b, XDG_CACHE_HOME: xdg };
+  // The folders the user names must exist; the cache need not.
+  await Deno.mkdir(a, { recursive: true });
+  await Deno.mkdir(b, { recursive: true });
   const put = async (root: string, rel: string, text: string) => {
     await Deno.mkdir(`${root}/${rel.slice(0, rel.lastIndexOf("/"))}`, { recursive: true });
     await Deno.writeTextFile(`${root}/${rel}`, text);
@@ -231,6 +235,37 @@ Deno.test("requireFirmware: a mismatch throws by default, warns when asked; opti
     });
     assert.equal(warned.ok, false);
     assert.equal(warned.paths.gsp, `${a}/nvidia/ad102/gsp/gsp-570.144.bin`);
+  });
+});
+
+Deno.test("a --firmware folder or FALCONRY_FIRMWARE_DIR that is missing or a file fails; no fall-back to the cache", async () => {
+  await withRoots(async ({ a, b, cache, env, put }) => {
+    // The cache holds the whole set: a silent fall-back would succeed.
+    const files: Record<string, string> = {};
+    for (const name of ["booter_load", "booter_unload", "bootloader", "gsp"]) {
+      files[`nvidia/ad102/gsp/${name}-570.144.bin`] = `${name} bytes`;
+      await put(cache, `nvidia/ad102/gsp/${name}-570.144.bin`, `${name} bytes`);
+    }
+    const manifest = manifestOf(files);
+    assert.ok((await requireFirmware({ chip: "ad102", env, manifest })).ok);
+
+    const typo = `${a}-typo`;
+    for (const find of [locateFirmware, requireFirmware]) {
+      const error = await find({ chip: "ad102", dir: typo, env, manifest })
+        .then(() => undefined, (e) => e);
+      assert.ok(error instanceof FirmwareDirError, String(error));
+      assert.equal(error.path, typo);
+      assert.equal(error.message, `--firmware ${typo}: no such directory`);
+    }
+    await put(a, "file.bin", "x");
+    await assert.rejects(locateFirmware({ chip: "ad102", dir: `${a}/file.bin`, env, manifest }), {
+      message: `--firmware ${a}/file.bin: not a directory`,
+    });
+    await Deno.remove(b, { recursive: true });
+    await assert.rejects(requireFirmware({ chip: "ad102", env, manifest }), {
+      name: "FirmwareDirError",
+      message: `FALCONRY_FIRMWARE_DIR=${b}: no such directory`,
+    });
   });
 });
 
