@@ -1,9 +1,17 @@
 /**
- * What every falconry CLI shares: flags parsed by `node:util` `parseArgs`
- * with `--help`, `--json` and `--log-level` on every command; LogTape
- * configured to write to stderr; a table of subcommands, each with its own
- * `--help`; and a main that prints one line for a {@linkcode FalconryError}
- * and exits 1, while anything else (a bug) escapes with its stack.
+ * What every falconry CLI shares, so that every script starts, fails and
+ * exits the same way:
+ *
+ * - flags parsed by `node:util` `parseArgs`, with `--help`, `--version`,
+ *   `--json` and `--log-level` on every command, and typed accessors
+ *   (`args.integer("rounds", 1, 1000)`);
+ * - LogTape configured to write to stderr;
+ * - a table of subcommands, each with its own `--help`;
+ * - paths the user names checked up front ({@linkcode requirePath});
+ * - {@linkcode runMain}, which maps every outcome to an exit code
+ *   ({@linkcode EXIT_CODES}: 0 success, 1 bad input or a failed operation,
+ *   2 usage error, 70 internal error) and, with `--json`, prints JSON on
+ *   stdout in every outcome, failures included.
  *
  * @example A script with one subcommand
  * ```ts ignore
@@ -29,19 +37,25 @@ import {
   isLogLevel,
   type LogLevel,
 } from "npm:@logtape/logtape@2.4.2";
-import { FalconryError } from "../errors.ts";
+import {
+  describeFailure,
+  EXIT_CODES,
+  EXIT_CODES_HELP,
+  type Failure,
+  UsageError,
+} from "./_cli_failure.ts";
+import { FIRMWARE_MANIFEST } from "../loader/manifest.ts";
+import { VERSION } from "./_version.ts";
 
-/**
- * A command line that does not make sense: unknown option, missing value, bad choice.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { UsageError } from "./_cli.ts";
- * assert(new UsageError("--chip: unknown chip").name === "UsageError");
- * ```
- */
-export class UsageError extends FalconryError {}
+export { describeFailure, EXIT_CODES, EXIT_CODES_HELP, type Failure, UsageError };
+export {
+  isOsError,
+  OutputError,
+  PathError,
+  type PathKind,
+  requirePath,
+  writeOutputFile,
+} from "./_cli_paths.ts";
 
 /** One option of a command. */
 export interface OptionSpec {
@@ -63,18 +77,24 @@ export interface OptionSpec {
 export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
 
 /**
- * The options every command has.
+ * The options every command has. A command may define an option of the same
+ * name (`firmware.ts check --version V`); its own then wins, and the
+ * program-level one (`firmware.ts --version`) still works.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { COMMON_OPTIONS } from "./_cli.ts";
- * assert(Object.keys(COMMON_OPTIONS).join() === "help,json,log-level");
+ * assert(Object.keys(COMMON_OPTIONS).join() === "help,version,json,log-level");
  * ```
  */
 export const COMMON_OPTIONS: OptionSpecs = {
   help: { type: "boolean", short: "h", description: "show this help and exit" },
-  json: { type: "boolean", description: "print one JSON document on stdout" },
+  version: {
+    type: "boolean",
+    description: "print falconry's version and the firmware manifest's, and exit",
+  },
+  json: { type: "boolean", description: "print JSON on stdout, failures included" },
   "log-level": {
     type: "string",
     valueName: "LEVEL",
@@ -92,8 +112,9 @@ type Value = string | boolean | (string | boolean)[] | undefined;
  * ```ts
  * import assert from "node:assert/strict";
  * import { ParsedArgs } from "./_cli.ts";
- * const args = new ParsedArgs({ chip: "tu102", json: true }, []);
+ * const args = new ParsedArgs({ chip: "tu102", json: true, rounds: "7" }, []);
  * assert(args.string("chip") === "tu102" && args.json && !args.flag("help"));
+ * assert(args.integer("rounds", 1, 100) === 7);
  * ```
  */
 export class ParsedArgs {
@@ -110,6 +131,22 @@ export class ParsedArgs {
   string(name: string): string | undefined {
     const v = this.values[name];
     return typeof v === "string" ? v : undefined;
+  }
+
+  /**
+   * A string option's value as a whole number in `[min, max]` (decimal, or
+   * hex with `0x`); `undefined` when absent.
+   *
+   * @throws {UsageError} when it is not such a number.
+   */
+  integer(name: string, min: number, max: number): number | undefined {
+    const text = this.string(name);
+    if (text === undefined) return undefined;
+    const value = /^(\d+|0x[0-9a-f]+)$/i.test(text.trim()) ? Number(text.trim()) : NaN;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      throw new UsageError(`--${name} ${text}: expected a whole number from ${min} to ${max}`);
+    }
+    return value;
   }
 
   /** Whether a flag was given. */
@@ -132,6 +169,10 @@ export class ParsedArgs {
     return (this.string("log-level") ?? "warning") as LogLevel;
   }
 }
+
+// Whether the command line asked for JSON, once it parsed; runMain falls back
+// to looking for `--json` in the raw arguments when parsing itself failed.
+let jsonRequested: boolean | undefined;
 
 /**
  * Parse `args` against `options` plus {@linkcode COMMON_OPTIONS}.
@@ -168,7 +209,7 @@ export function parseCli(
   } catch (e) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
-      throw new UsageError(`${(e as Error).message.split(". ")[0]}; see --help`);
+      throw new UsageError(`${parseArgsMessage((e as Error).message)}; see --help`);
     }
     throw e;
   }
@@ -178,7 +219,22 @@ export function parseCli(
       `--log-level ${level}: expected trace, debug, info, warning, error or fatal`,
     );
   }
-  return new ParsedArgs(parsed.values, parsed.positionals);
+  const result = new ParsedArgs(parsed.values, parsed.positionals);
+  jsonRequested = result.json;
+  return result;
+}
+
+// node:util's messages run over several sentences and lines; keep the first
+// and say how to pass a value that starts with a dash.
+function parseArgsMessage(message: string): string {
+  const first = message.split(/\.\s/)[0].replace(/\.$/, "");
+  const ambiguous = first.match(/^Option '(--[\w-]+)' argument is ambiguous$/);
+  if (ambiguous) {
+    return `${ambiguous[1]} needs a value; a value that starts with "-" is written ${
+      ambiguous[1]
+    }=VALUE`;
+  }
+  return first;
 }
 
 /** What a help text says about a command. */
@@ -189,12 +245,13 @@ export interface HelpSpec {
   readonly summary: string;
   /** Paragraphs after the summary. */
   readonly description?: string;
-  /** The options (the common ones are appended). */
+  /** The options (the common ones are appended unless the command redefines them). */
   readonly options: OptionSpecs;
 }
 
 /**
- * The `--help` text of a command.
+ * The `--help` text of a command: usage, summary, description, options, and
+ * {@linkcode EXIT_CODES_HELP}.
  *
  * @example
  * ```ts
@@ -206,21 +263,50 @@ export interface HelpSpec {
  *   options: { dir: { type: "string", valueName: "DIR", description: "where" } },
  * });
  * assert(text.includes("--dir DIR") && text.includes("--log-level LEVEL"));
+ * assert(text.includes("Exit codes:"));
  * ```
  */
 export function formatHelp(spec: HelpSpec): string {
-  const rows = Object.entries({ ...spec.options, ...COMMON_OPTIONS }).map(([name, o]) => {
+  const rows = Object.entries({ ...COMMON_OPTIONS, ...spec.options }).map(([name, o]) => {
     const flag = `${o.short ? `-${o.short}, ` : "    "}--${name}${
       o.type === "string" ? ` ${o.valueName ?? "VALUE"}` : ""
     }`;
     const dflt = typeof o.default === "string" ? ` (default: ${o.default})` : "";
     return [flag, `${o.description}${dflt}`];
   });
-  const width = Math.max(...rows.map(([f]) => f.length)) + 2;
+  // The command's own options first, then the common ones.
+  const own = new Set(Object.keys(spec.options));
+  const names = Object.keys({ ...COMMON_OPTIONS, ...spec.options });
+  const ordered = [
+    ...rows.filter((_, i) => own.has(names[i])),
+    ...rows.filter((_, i) => !own.has(names[i])),
+  ];
+  const width = Math.max(...ordered.map(([f]) => f.length)) + 2;
   const lines = [`Usage: ${spec.usage}`, "", spec.summary];
   if (spec.description) lines.push("", spec.description.trim());
-  lines.push("", "Options:", ...rows.map(([f, d]) => `  ${f.padEnd(width)}${d}`));
+  lines.push("", "Options:");
+  for (const [flag, text] of ordered) {
+    const [first, ...more] = wrap(text, HELP_WIDTH - 2 - width);
+    lines.push(`  ${flag.padEnd(width)}${first}`, ...more.map((l) => " ".repeat(2 + width) + l));
+  }
+  lines.push("", EXIT_CODES_HELP);
   return lines.join("\n");
+}
+
+/** Help text fits this many columns (the repository's line width). */
+const HELP_WIDTH = 100;
+
+// Words of `text` in lines of at most `width` columns (a longer word gets its own line).
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line];
 }
 
 /**
@@ -257,11 +343,58 @@ export async function configureLogging(level: LogLevel): Promise<void> {
   });
 }
 
+/** What `--version` reports. */
+export interface VersionInfo {
+  /** falconry's version. */
+  falconry: string;
+  /** The firmware manifest: the Debian package and its version. */
+  firmwareManifest: { package: string; version: string };
+}
+
+/**
+ * falconry's version and the firmware manifest's, as `--version` prints them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { versionInfo } from "./_cli.ts";
+ * assert(versionInfo().firmwareManifest.package === "firmware-nvidia-graphics");
+ * ```
+ */
+export function versionInfo(): VersionInfo {
+  return {
+    falconry: VERSION,
+    firmwareManifest: {
+      package: FIRMWARE_MANIFEST.package,
+      version: FIRMWARE_MANIFEST.version,
+    },
+  };
+}
+
+function printVersion(json: boolean): void {
+  const info = versionInfo();
+  if (json) printJson(info);
+  else {
+    console.log(
+      `falconry ${info.falconry} (firmware manifest: ${info.firmwareManifest.package} ` +
+        `${info.firmwareManifest.version})`,
+    );
+  }
+}
+
+function printHelp(help: string, json: boolean): void {
+  const text = help.includes("Exit codes:") ? help : `${help}\n\n${EXIT_CODES_HELP}`;
+  if (json) printJson({ help: text });
+  else console.log(text);
+}
+
 /**
  * Start a command: parse `args` against `options` plus
- * {@linkcode COMMON_OPTIONS}; on `--help` print `help` on stdout and return
- * `undefined` (the command then exits 0); otherwise configure logging from
- * `--log-level` and return the parsed arguments.
+ * {@linkcode COMMON_OPTIONS}; on `--help` print `help` (with the exit codes
+ * appended when it lacks them), on `--version` the versions, both on stdout
+ * (as JSON with `--json`), and return `undefined` (the command then exits 0);
+ * otherwise configure logging from `--log-level` and return the parsed
+ * arguments.
  *
  * @throws {UsageError} for an unknown option, a missing value, or a bad log level.
  *
@@ -281,18 +414,39 @@ export async function startCli(
 ): Promise<ParsedArgs | undefined> {
   const parsed = parseCli(args, options, allowPositionals);
   if (parsed.help) {
-    console.log(help);
+    printHelp(help, parsed.json);
+    return undefined;
+  }
+  if (!Object.hasOwn(options, "version") && parsed.flag("version")) {
+    printVersion(parsed.json);
     return undefined;
   }
   await configureLogging(parsed.logLevel);
   return parsed;
 }
 
+// `--json` among the arguments before `--`, for failures before parsing ended.
+function argvAsksForJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end < 0 ? argv : argv.slice(0, end)).includes("--json");
+}
+
 /**
- * Run `main` and exit with its code (default 0). A {@linkcode FalconryError},
- * or a file-system error about a path the user gave (missing, a directory,
- * no permission), prints `error: <message>` on stderr and exits 1; anything
- * else is a bug and is rethrown with its stack.
+ * Run `main` and exit with its code (default 0). Every exception ends in one
+ * place, here:
+ *
+ * - a {@linkcode UsageError} prints `error: <message>` on stderr and exits 2;
+ * - any other {@linkcode FalconryError}, or an OS error about a file, a pipe
+ *   or a permission (missing, a directory, a full disk), prints `error:
+ *   <message>` and exits 1;
+ * - anything else is a bug: its stack goes to stderr and it exits 70.
+ *
+ * With `--json` (parsed, or in `argv` when parsing failed), the failure is
+ * also printed on stdout as one line of JSON, `{"error": {"kind", "message",
+ * …typed fields}}` (see {@linkcode describeFailure}).
+ *
+ * @param main The script's work; its result is the exit code.
+ * @param argv The raw arguments, to find `--json` when parsing failed.
  *
  * @example
  * ```ts ignore
@@ -300,30 +454,25 @@ export async function startCli(
  * await runMain(() => 0);
  * ```
  */
-export async function runMain(main: () => Promise<number | void> | number | void): Promise<void> {
+export async function runMain(
+  main: () => Promise<number | void> | number | void,
+  argv: readonly string[] = Deno.args,
+): Promise<never> {
   let code: number;
   try {
-    code = (await main()) ?? 0;
+    code = (await main()) ?? EXIT_CODES.ok;
   } catch (e) {
-    if (!(e instanceof FalconryError) && !isUserFileError(e)) throw e;
-    console.error(`error: ${(e as Error).message}`);
-    code = 1;
+    const failure = describeFailure(e);
+    if (jsonRequested ?? argvAsksForJson(argv)) console.log(JSON.stringify(failure.json));
+    if (failure.internal) {
+      console.error(`internal error (a bug in falconry; please report it):`);
+      console.error(e instanceof Error ? (e.stack ?? String(e)) : String(e));
+    } else {
+      console.error(`error: ${failure.json.error.message}`);
+    }
+    code = failure.code;
   }
   Deno.exit(code);
-}
-
-// Deno's file errors name the call and the path ("No such file or directory
-// (os error 2): readfile '/x'"), which is the one line a user needs.
-const USER_FILE_ERRORS = [
-  Deno.errors.NotFound,
-  Deno.errors.IsADirectory,
-  Deno.errors.NotADirectory,
-  Deno.errors.PermissionDenied,
-  Deno.errors.AlreadyExists,
-];
-
-function isUserFileError(e: unknown): boolean {
-  return USER_FILE_ERRORS.some((type) => e instanceof type);
 }
 
 /** One subcommand. */
@@ -353,11 +502,23 @@ export interface Program {
   readonly summary: string;
 }
 
+// The common options given before the command (`firmware.ts --json check`),
+// and where the command name is.
+function splitLeadingOptions(args: readonly string[]): number {
+  let i = 0;
+  while (i < args.length && args[i].startsWith("-") && args[i] !== "--") {
+    i += args[i] === "--log-level" ? 2 : 1;
+  }
+  return i;
+}
+
 /**
- * Dispatch `args` to a subcommand of `table`: `<program> <command>
- * [options]`. `--help` (or `help`) alone lists the commands; `<command>
- * --help` or `help <command>` shows that command's help. Logging is
- * configured from `--log-level` before the command runs.
+ * Dispatch `args` to a subcommand of `table`: `<program> [common options]
+ * <command> [options]`. `--help` (or `help`) alone lists the commands;
+ * `<command> --help` or `help <command>` shows that command's help;
+ * `--version` alone prints the versions. Common options given before the
+ * command (`--json`, `--log-level`) apply to it. Logging is configured from
+ * `--log-level` before the command runs.
  *
  * @throws {UsageError} for a missing or unknown command, or bad options.
  *
@@ -377,33 +538,47 @@ export async function runCommandTable(
   table: CommandTable,
   args: readonly string[],
 ): Promise<number> {
-  const [name, ...rest] = args;
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+  const at = splitLeadingOptions(args);
+  const leading = args.slice(0, at);
+  const [name, ...rest] = args.slice(at);
+  if (name === undefined || name === "help") {
+    const top = parseCli(leading, {});
     const topic = name === "help" ? rest[0] : undefined;
     if (topic !== undefined) {
-      console.log(commandHelp(program, topic, commandOf(program, table, topic)));
+      printHelp(commandHelp(program, topic, commandOf(program, table, topic)), top.json);
       return 0;
     }
-    if (name === undefined) {
-      console.error(programHelp(program, table));
-      throw new UsageError(`${program.name}: missing command`);
+    if (top.help || name === "help") {
+      printHelp(programHelp(program, table), top.json);
+      return 0;
     }
-    console.log(programHelp(program, table));
-    return 0;
+    if (top.flag("version")) {
+      printVersion(top.json);
+      return 0;
+    }
+    if (!top.json) console.error(programHelp(program, table));
+    throw new UsageError(`${program.name}: missing command; commands: ${commandNames(table)}`);
   }
   const command = commandOf(program, table, name);
   const help = commandHelp(program, name, command);
-  const parsed = await startCli(rest, command.options, help, command.allowPositionals ?? false);
+  const parsed = await startCli(
+    [...leading, ...rest],
+    command.options,
+    help,
+    command.allowPositionals ?? false,
+  );
   if (parsed === undefined) return 0;
   return (await command.run(parsed)) ?? 0;
+}
+
+function commandNames(table: CommandTable): string {
+  return Object.keys(table).join(", ");
 }
 
 function commandOf(program: Program, table: CommandTable, name: string): Command {
   if (!Object.hasOwn(table, name)) {
     throw new UsageError(
-      `${program.name}: unknown command ${JSON.stringify(name)}; commands: ${
-        Object.keys(table).join(", ")
-      }`,
+      `${program.name}: unknown command ${JSON.stringify(name)}; commands: ${commandNames(table)}`,
     );
   }
   return table[name];
@@ -422,6 +597,7 @@ function programHelp(program: Program, table: CommandTable): string {
   const width = Math.max(...Object.keys(table).map((n) => n.length)) + 2;
   return [
     `Usage: ${program.name} <command> [options]`,
+    `       ${program.name} --version | --help`,
     "",
     program.summary,
     "",
@@ -429,6 +605,8 @@ function programHelp(program: Program, table: CommandTable): string {
     ...Object.entries(table).map(([n, c]) => `  ${n.padEnd(width)}${c.summary}`),
     "",
     `Run \`${program.name} <command> --help\` for a command's options.`,
+    "",
+    EXIT_CODES_HELP,
   ].join("\n");
 }
 

@@ -1,54 +1,62 @@
 /**
- * How much `bar0.read32`/`write32` cost over a bare `Atomics.load`/`store`
- * on the same mapped memory, with `UnsafePointerView.getUint32` and a C
- * `volatile` load loop (built with the system's `cc`, when there is one) for
- * scale. Everything runs over one `mmap`ed temp file standing in for BAR0,
- * so no hardware is touched.
+ * How much `bar0.read32`/`write32` cost over the bare access they wrap, on
+ * the same mapped memory: reads against a bare `Atomics.load` (the cheapest
+ * load the JIT cannot hoist out of a poll loop), writes against a bare
+ * typed-array store (`view[i] = v`, what `write32` does), with
+ * `Atomics.store`, `UnsafePointerView.getUint32` and a C `volatile` load loop
+ * (built with the system's `cc`, when there is one) for scale. Everything
+ * runs over one `mmap`ed temp file standing in for BAR0, so no hardware is
+ * touched.
  *
- * Goal: the accessor, bounds check included, within 1.5× of the bare
- * `Atomics.load` (the cheapest load the JIT cannot hoist out of a poll loop).
+ * Goal: `read32`, bounds check included, within 1.5× of the bare
+ * `Atomics.load`; `write32`'s ratio to the plain store it wraps is reported
+ * alongside. Ratios are medians of same-round pairs over interleaved rounds.
  *
  * ```sh
- * deno run -A scripts/bench_mmio.ts [--iterations 20000000] [--rounds 7] [--json] [--check]
+ * deno run -A scripts/bench_mmio.ts [--iterations 5000000] [--rounds 21] [--json] [--check]
  * ```
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { mapFile, MappedMmio, type Mmio } from "../pci/mod.ts";
+import { formatHelp, type OptionSpecs, runMain, startCli } from "./_cli.ts";
 
 const BAR_SIZE = 16 << 20;
 /** Offsets cycle through 1024 registers (4 KiB), like a poll loop over a few blocks. */
 const MASK = 1023;
 const GOAL = 1.5;
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    iterations: { type: "string", default: "5000000" },
-    rounds: { type: "string", default: "21" },
-    json: { type: "boolean", default: false },
-    check: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
+const OPTIONS: OptionSpecs = {
+  iterations: {
+    type: "string",
+    valueName: "N",
+    default: "5000000",
+    description: "operations per variant and round, at least 1000",
   },
+  rounds: {
+    type: "string",
+    valueName: "R",
+    default: "21",
+    description: "interleaved rounds, 1 to 1000",
+  },
+  check: {
+    type: "boolean",
+    description: `exit 1 when read32 is slower than ${GOAL}× a bare Atomics.load (the goal)`,
+  },
+};
+
+const HELP = formatHelp({
+  usage: "bench_mmio.ts [--iterations N] [--rounds R] [--json] [--check]",
+  summary: "Measure bar0.read32/write32 against the bare accesses they wrap.",
+  description: `
+Over one mmap'ed 16 MiB temp file standing in for BAR0: bar0.read32 against a
+bare Atomics.load loop, bar0.write32 against a bare typed-array store loop
+(view[i] = v), with Atomics.store, UnsafePointerView.getUint32 and a C
+volatile load (when cc exists) for scale. Variants run in interleaved rounds;
+ratios are the median over rounds of the same-round ratio.`,
+  options: OPTIONS,
 });
-if (values.help) {
-  console.log(
-    "usage: deno run -A scripts/bench_mmio.ts [--iterations N] [--rounds R] [--json] [--check]\n" +
-      "  --check  exit 1 when read32 is slower than 1.5× a bare Atomics.load",
-  );
-  Deno.exit(0);
-}
-const iterations = Number(values.iterations);
-const rounds = Number(values.rounds);
-if (
-  !Number.isSafeInteger(iterations) || iterations < 1000 || !Number.isSafeInteger(rounds) ||
-  rounds < 1
-) {
-  console.error("--iterations must be ≥ 1000 and --rounds ≥ 1");
-  Deno.exit(2);
-}
 
 function readLoop(bar0: Mmio, n: number): number {
   let x = 0;
@@ -67,6 +75,11 @@ function atomicsLoadLoop(view: Uint32Array, n: number): number {
   return x;
 }
 
+function plainStoreLoop(view: Uint32Array, n: number): number {
+  for (let i = 0; i < n; i++) view[i & MASK] = i;
+  return n;
+}
+
 function atomicsStoreLoop(view: Uint32Array, n: number): number {
   for (let i = 0; i < n; i++) Atomics.store(view, i & MASK, i);
   return n;
@@ -81,6 +94,7 @@ function pointerViewLoop(view: Deno.UnsafePointerView, n: number): number {
 /** ns per operation of each variant, timed in interleaved rounds after one warm-up each. */
 function measureAll(
   variants: Record<string, [n: number, run: (n: number) => number]>,
+  rounds: number,
 ): Record<string, number[]> {
   const samples: Record<string, number[]> = {};
   let sink = 0;
@@ -146,7 +160,7 @@ int main(int argc, char **argv) {
 `;
 
 /** ns per volatile load in C over the same file, or null without a C compiler. */
-async function measureC(path: string): Promise<number | null> {
+async function measureC(path: string, iterations: number, rounds: number): Promise<number | null> {
   const dir = await Deno.makeTempDir({ prefix: "falconry-bench-" });
   try {
     await Deno.writeTextFile(`${dir}/load.c`, C_SOURCE);
@@ -175,73 +189,101 @@ async function measureC(path: string): Promise<number | null> {
   }
 }
 
-const path = await Deno.makeTempFile({ prefix: "falconry-bar0-" });
-try {
-  await Deno.truncate(path, BAR_SIZE);
-  using mapping = mapFile(path);
-  using bar0 = new MappedMmio(mapping.buffer, { name: "bench BAR0" });
-  const view = new Uint32Array(mapping.buffer);
-  const pointerView = new Deno.UnsafePointerView(mapping.pointer);
+async function main(): Promise<number> {
+  const args = await startCli(Deno.args, OPTIONS, HELP);
+  if (args === undefined) return 0;
+  const iterations = args.integer("iterations", 1000, 1e9)!;
+  const rounds = args.integer("rounds", 1, 1000)!;
+  const path = await Deno.makeTempFile({ prefix: "falconry-bar0-" });
+  try {
+    await Deno.truncate(path, BAR_SIZE);
+    using mapping = mapFile(path);
+    using bar0 = new MappedMmio(mapping.buffer, { name: "bench BAR0" });
+    const view = new Uint32Array(mapping.buffer);
+    const pointerView = new Deno.UnsafePointerView(mapping.pointer);
 
-  const samples = measureAll({
-    read32: [iterations, (n) => readLoop(bar0, n)],
-    atomicsLoad: [iterations, (n) => atomicsLoadLoop(view, n)],
-    write32: [iterations, (n) => writeLoop(bar0, n)],
-    atomicsStore: [iterations, (n) => atomicsStoreLoop(view, n)],
-    pointerViewGetUint32: [
-      Math.max(1000, Math.floor(iterations / 10)),
-      (n) => pointerViewLoop(pointerView, n),
-    ],
-  });
-  const best = Object.fromEntries(
-    Object.entries(samples).map(([k, v]) => [k, Math.min(...v)]),
-  ) as Record<keyof typeof samples, number>;
-  const cVolatileLoad = await measureC(path);
-  const readRatio = pairedRatio(samples.read32, samples.atomicsLoad);
-  const writeRatio = pairedRatio(samples.write32, samples.atomicsStore);
-  const met = readRatio <= GOAL;
+    const samples = measureAll({
+      read32: [iterations, (n) => readLoop(bar0, n)],
+      atomicsLoad: [iterations, (n) => atomicsLoadLoop(view, n)],
+      write32: [iterations, (n) => writeLoop(bar0, n)],
+      plainStore: [iterations, (n) => plainStoreLoop(view, n)],
+      atomicsStore: [iterations, (n) => atomicsStoreLoop(view, n)],
+      pointerViewGetUint32: [
+        Math.max(1000, Math.floor(iterations / 10)),
+        (n) => pointerViewLoop(pointerView, n),
+      ],
+    }, rounds);
+    const best = Object.fromEntries(
+      Object.entries(samples).map(([k, v]) => [k, Math.min(...v)]),
+    ) as Record<keyof typeof samples, number>;
+    const cVolatileLoad = await measureC(path, iterations, rounds);
+    const readRatio = pairedRatio(samples.read32, samples.atomicsLoad);
+    const writeRatio = pairedRatio(samples.write32, samples.plainStore);
+    const writeVsAtomicsStore = pairedRatio(samples.write32, samples.atomicsStore);
+    // The goal is the read path's, which poll loops spin on; writes are reported against the
+    // plain store that write32 wraps, without a goal of their own.
+    const met = readRatio <= GOAL;
 
-  if (values.json) {
-    console.log(JSON.stringify({
-      iterations,
-      rounds,
-      nsPerOp: { ...best, cVolatileLoad },
-      medianNsPerOp: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)])),
-      readRatio,
-      writeRatio,
-      goal: GOAL,
-      met,
-    }));
-  } else {
-    const row = (name: string, ns: number | null, note = "") =>
+    if (args.json) {
+      console.log(JSON.stringify({
+        iterations,
+        rounds,
+        nsPerOp: { ...best, cVolatileLoad },
+        medianNsPerOp: Object.fromEntries(
+          Object.entries(samples).map(([k, v]) => [k, median(v)]),
+        ),
+        readRatio,
+        writeRatio,
+        writeVsAtomicsStore,
+        goal: GOAL,
+        met,
+      }));
+    } else {
+      const row = (name: string, ns: number | null, note = "") =>
+        console.log(
+          `  ${name.padEnd(30)} ${
+            ns === null ? "    n/a" : ns.toFixed(2).padStart(7)
+          } ns/op  ${note}`,
+        );
       console.log(
-        `  ${name.padEnd(30)} ${
-          ns === null ? "    n/a" : ns.toFixed(2).padStart(7)
-        } ns/op  ${note}`,
+        `MMIO access over a mapped ${BAR_SIZE >> 20} MiB temp file: ${iterations} ops × ` +
+          `${rounds} interleaved rounds; best round shown, ratios are medians of same-round ratios`,
       );
-    console.log(
-      `MMIO access over a mapped ${BAR_SIZE >> 20} MiB temp file: ${iterations} ops × ${rounds} ` +
-        "interleaved rounds; best round shown, ratios are medians of same-round ratios",
-    );
-    row("bar0.read32", best.read32, `${readRatio.toFixed(2)}× Atomics.load`);
-    row("Atomics.load (bare loop)", best.atomicsLoad, "1.00×");
-    row("bar0.write32", best.write32, `${writeRatio.toFixed(2)}× Atomics.store`);
-    row("Atomics.store (bare loop)", best.atomicsStore, "1.00×");
-    row(
-      "UnsafePointerView.getUint32",
-      best.pointerViewGetUint32,
-      `${pairedRatio(samples.pointerViewGetUint32, samples.atomicsLoad).toFixed(2)}× Atomics.load`,
-    );
-    row(
-      "C volatile load (cc -O2)",
-      cVolatileLoad,
-      cVolatileLoad === null
-        ? "(no cc)"
-        : `Atomics.load is ${(best.atomicsLoad / cVolatileLoad).toFixed(1)}× slower`,
-    );
-    console.log(`goal: bar0.read32 ≤ ${GOAL}× Atomics.load: ${met ? "met" : "NOT met"}`);
+      row("bar0.read32", best.read32, `${readRatio.toFixed(2)}× Atomics.load`);
+      row("Atomics.load (bare loop)", best.atomicsLoad, "1.00×");
+      row(
+        "bar0.write32",
+        best.write32,
+        `${writeRatio.toFixed(2)}× plain store, ${writeVsAtomicsStore.toFixed(2)}× Atomics.store`,
+      );
+      row("view[i] = v (bare loop)", best.plainStore, "1.00×");
+      row(
+        "Atomics.store (reference)",
+        best.atomicsStore,
+        `${pairedRatio(samples.atomicsStore, samples.plainStore).toFixed(2)}× plain store`,
+      );
+      row(
+        "UnsafePointerView.getUint32",
+        best.pointerViewGetUint32,
+        `${
+          pairedRatio(samples.pointerViewGetUint32, samples.atomicsLoad).toFixed(2)
+        }× Atomics.load`,
+      );
+      row(
+        "C volatile load (cc -O2)",
+        cVolatileLoad,
+        cVolatileLoad === null
+          ? "(no cc)"
+          : `Atomics.load is ${(best.atomicsLoad / cVolatileLoad).toFixed(1)}× slower`,
+      );
+      console.log(
+        `goal: bar0.read32 ≤ ${GOAL}× Atomics.load: ${met ? "met" : "NOT met"}`,
+      );
+    }
+    return args.flag("check") && !met ? 1 : 0;
+  } finally {
+    await Deno.remove(path);
   }
-  if (values.check && !met) Deno.exitCode = 1;
-} finally {
-  await Deno.remove(path);
 }
+
+if (import.meta.main) await runMain(main);

@@ -25,7 +25,7 @@ import { describeFirmware } from "../firmware/describe.ts";
 import { detectFirmwareKind, type FirmwareKind } from "../firmware/detect.ts";
 import { fileSource } from "../loader/gsp_image.ts";
 import { printFields } from "./_print_fields.ts";
-import { CHIPS } from "../chips/chips.ts";
+import { type ChipInfo, CHIPS } from "../chips/chips.ts";
 import { FIRMWARE_VERSIONS } from "../chips/firmware_files.ts";
 import { FETCH } from "./_firmware_fetch.ts";
 import {
@@ -42,6 +42,7 @@ import {
   type CommandTable,
   type ParsedArgs,
   printJson,
+  requirePath,
   runCommandTable,
   runMain,
   UsageError,
@@ -82,7 +83,9 @@ async function runCheck(args: ParsedArgs): Promise<number> {
       `--version ${version}: falconry knows ${FIRMWARE_VERSIONS.join(", ")}`,
     );
   }
-  const chips = chipName === undefined ? CHIPS : [resolveChip(chipName)];
+  const chips = chipName === undefined ? CHIPS : [chipOption(chipName)];
+  const dir = args.string("firmware");
+  if (dir !== undefined) requirePath(dir, "directory", "--firmware");
   const sets = chips.flatMap((chip) =>
     (version === undefined ? versionsForChip(chip) : [version])
       .filter((v) => chipName !== undefined || versionsForChip(chip).includes(v))
@@ -91,12 +94,22 @@ async function runCheck(args: ParsedArgs): Promise<number> {
   const hashCache: HashCache = new Map();
   const results: LocatedFirmware[] = [];
   for (const set of sets) {
-    results.push(await locateFirmware({ ...set, dir: args.string("firmware"), hashCache }));
+    results.push(await locateFirmware({ ...set, dir, hashCache }));
   }
   const ok = results.every((r) => r.ok);
   if (args.json) printJson(checkReport(results, ok));
   else printCheck(results);
   return ok ? 0 : 1;
+}
+
+/** `--chip NAME`: an unknown name is a bad value, hence a usage error. */
+function chipOption(name: string): ChipInfo {
+  try {
+    return resolveChip(name);
+  } catch (e) {
+    if (e instanceof FalconryError) throw new UsageError(`--chip ${name}: ${e.message}`);
+    throw e;
+  }
 }
 
 function checkReport(results: readonly LocatedFirmware[], ok: boolean): unknown {
@@ -141,7 +154,7 @@ function checkReport(results: readonly LocatedFirmware[], ok: boolean): unknown 
 
 function printCheck(results: readonly LocatedFirmware[]): void {
   const dirs = results[0]?.dirs ?? [];
-  console.log(`search order: ${dirs.map((d) => `${d.dir} (${d.source})`).join(", ")}`);
+  console.log(`search order: ${dirs.map((d) => `${d.dir} [${d.source}]`).join(", ")}`);
   for (const r of results) {
     const missing = r.files.filter((f) => f.status === "missing" && f.file.required).length;
     const mismatched = r.files.filter((f) => f.status === "mismatch").length;
@@ -149,9 +162,12 @@ function printCheck(results: readonly LocatedFirmware[]): void {
     console.log(`${r.chip.name} ${r.version}: ${verdict}`);
     const width = Math.max(...r.files.map((f) => f.file.name.length)) + 2;
     for (const f of r.files) {
+      // Paths relative to the search order's folders, to fit a terminal; --json has them whole.
       const where = f.found
-        ? `${f.found} [${f.root?.source}]`
-        : `${f.file.required ? "" : "(optional) "}searched: ${f.searched.join(", ")}`;
+        ? f.root && f.found === `${f.root.dir}/${f.file.path}`
+          ? `[${f.root.source}] ${f.file.path}`
+          : f.found
+        : `${f.file.required ? "" : "(optional) "}searched: ${r.dirs.map((d) => d.dir).join(", ")}`;
       const problem = f.status === "mismatch" || (f.status === "missing" && f.file.required);
       const status = problem ? f.status.toUpperCase() : f.status;
       console.log(`  ${f.file.name.padEnd(width)}${status.padEnd(10)}${where}`);
@@ -170,11 +186,17 @@ const INSPECT: Command = {
   allowPositionals: true,
   description: `
 Detects each file's kind (booter, riscv-bootloader, gen-bootloader, gsp-image,
-fmc, tlv, vbios) from its content and name and prints every header field.
-With --json, prints one JSON object per file and line: {file, kind, …fields}
-or {file, kind, error: {field, offset, reason}}. Never stops at a bad file;
-exits 1 when any file failed.`,
-  options: {},
+fmc, tlv, vbios, or other for a file that is not a GSP boot blob) from its
+content and name and prints every header field. With --json, prints JSON
+Lines: one JSON object per file and line, {file, kind, …fields} or {file,
+kind, error: {field, offset, reason}}. Never stops at a bad file; exits 1
+when any file failed.`,
+  options: {
+    json: {
+      type: "boolean",
+      description: "print JSON Lines: one object per file and line, failures included",
+    },
+  },
   run: runInspect,
 };
 
@@ -207,7 +229,7 @@ function inspectOne(path: string): InspectResult {
         error: { field: e.field, offset: e.offset, reason: e.reason },
       };
     }
-    if (e instanceof FirmwareNotFoundError) {
+    if (e instanceof FirmwareNotFoundError || e instanceof Deno.errors.NotFound) {
       return {
         file: path,
         kind: null,
@@ -250,7 +272,9 @@ function runInspect(args: ParsedArgs): number {
     if (isFailure(result)) {
       const { field, offset, reason } = result.error;
       const as = result.kind ? ` (read as ${result.kind})` : "";
-      console.log(`${path}: error${as}: ${field} at offset 0x${offset.toString(16)}: ${reason}`);
+      // A problem with the file itself (missing, a folder) has no field or offset to show.
+      const where = field === "file" ? "" : `${field} at offset 0x${offset.toString(16)}: `;
+      console.log(`${path}: error${as}: ${where}${reason}`);
       continue;
     }
     const { file: _file, kind, ...fields } = result;

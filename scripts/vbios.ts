@@ -19,7 +19,6 @@
 import { getLogger } from "npm:@logtape/logtape@2.4.2";
 import { describeVbios } from "../firmware/describe.ts";
 import { extractFwsec } from "../firmware/fwsec/extract.ts";
-import { fileSource } from "../loader/gsp_image.ts";
 import {
   type Command,
   type CommandTable,
@@ -28,8 +27,10 @@ import {
   runCommandTable,
   runMain,
   UsageError,
+  writeOutputFile,
 } from "./_cli.ts";
 import { printFields } from "./_print_fields.ts";
+import { openVbiosFile } from "./_vbios_file.ts";
 
 const log = getLogger(["falconry", "scripts", "vbios"]);
 
@@ -39,7 +40,8 @@ const INSPECT: Command = {
   allowPositionals: true,
   description: `
 Reads only the tables the boot needs (IFR header, ROM image chain, BIT, PMU
-lookup table, FWSEC descriptor and its DMEM). With --json prints one JSON
+lookup table, FWSEC descriptor and its DMEM). A file larger than 16 MiB (the
+largest PCI expansion ROM) is refused as not a VBIOS. With --json prints one JSON
 document: {file, version, ifr, images, bit, pmuTable, fwsec: {descriptorVersion,
 …every descriptor field, signatureCount, dmemMapperOffset, …}}.`,
   options: {
@@ -55,13 +57,13 @@ document: {file, version, ifr, images, bit, pmuTable, fwsec: {descriptorVersion,
 async function runInspect(args: ParsedArgs): Promise<number> {
   if (args.positionals.length !== 1) throw new UsageError("inspect takes exactly one FILE");
   const path = args.positionals[0];
-  using source = fileSource(path);
+  using source = openVbiosFile(path);
   const described = describeVbios(source);
   const out = args.string("extract-fwsec");
   let extracted: { path: string; size: number } | undefined;
   if (out !== undefined) {
     const fwsec = extractFwsec(source);
-    await Deno.writeFile(out, fwsec.ucode);
+    await writeOutputFile(out, fwsec.ucode, "--extract-fwsec");
     extracted = { path: out, size: fwsec.ucode.length };
     log.info("wrote {size} bytes of FWSEC ucode to {out}", { size: fwsec.ucode.length, out });
   }

@@ -1,5 +1,8 @@
 // Running a script of this repository in a subprocess, as the CLI tests do:
-// its exit code and its whole stdout and stderr as text.
+// its exit code and its whole stdout and stderr as text; and the assertions
+// every CLI test makes about a failure.
+
+import assert from "node:assert/strict";
 
 /** How a script run ended. */
 export interface CliRun {
@@ -46,4 +49,38 @@ export async function runScript(
   }).output();
   const text = new TextDecoder();
   return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
+
+/**
+ * Assert that `run` failed the way every falconry script fails on bad input
+ * or bad usage: exit `code`, exactly one `error:` line on stderr, no stack
+ * trace. Returns that line.
+ */
+export function assertOneLineError(run: CliRun, code: number, pattern?: RegExp): string {
+  assert.equal(run.code, code, `exit ${run.code}\n${run.stdout}${run.stderr}`);
+  const lines = run.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `one line expected on stderr:\n${run.stderr}`);
+  assert.match(lines[0], /^error: /);
+  assert.doesNotMatch(run.stderr, /^\s+at /m, "a stack trace");
+  if (pattern) assert.match(lines[0], pattern);
+  return lines[0];
+}
+
+/** What `--json` prints on failure. */
+export interface JsonFailure {
+  error: { kind: string; message: string } & Record<string, unknown>;
+}
+
+/**
+ * Assert that `run` (given `--json`) failed with exit `code` and printed
+ * exactly one JSON document on stdout, `{"error": {kind, message, …}}`, of
+ * `kind`, whose message is the stderr line's. Returns the document.
+ */
+export function assertJsonError(run: CliRun, code: number, kind: string): JsonFailure {
+  assert.equal(run.code, code, `exit ${run.code}\n${run.stdout}${run.stderr}`);
+  const doc = JSON.parse(run.stdout) as JsonFailure;
+  assert.deepEqual(Object.keys(doc), ["error"]);
+  assert.equal(doc.error.kind, kind, run.stdout);
+  assert.equal(run.stderr.trimEnd().split("\n").at(-1), `error: ${doc.error.message}`);
+  return doc;
 }

@@ -1,17 +1,22 @@
 // Tests of `scripts/demo.ts` (`deno task demo`), run as a subprocess: with the
 // real files, with --forged, with --json (the FRTS patch changes only the DMEM
-// mapper, the command buffer and the signature area), and where no firmware
-// can be found at all.
+// mapper, the command buffer and the signature area), where no firmware can
+// be found at all; a VBIOS whose fuse-version-0 signature is all zeros (as on
+// production Ampere boards), --fuse-version, a VBIOS that fails to parse (the
+// other sections stay), every real VBIOS FALCONRY_TEST_VBIOS names, and paths
+// that do not exist, are the wrong kind, or are far too large.
 
 import assert from "node:assert/strict";
 import { chipByName, FAMILIES } from "../chips/chips.ts";
 import { firmwareFiles } from "../chips/firmware_files.ts";
 import { bufferSource } from "../firmware/byte_source.ts";
+import { forgeBooter } from "../firmware/forge/hs_firmware.ts";
 import { forgeVbios } from "../firmware/forge/vbios.ts";
 import { extractFwsec, type FwsecFirmware } from "../firmware/fwsec/extract.ts";
 import { locateFirmware } from "../loader/locate.ts";
-import { type CliRun, runScript } from "./_cli.ts";
-import { existsSync, REAL_VBIOS_PATH, realFirmwareTest } from "./_real.ts";
+import { DENO } from "../scripts/_deno_command.ts";
+import { assertJsonError, assertOneLineError, type CliRun, runScript } from "./_cli.ts";
+import { existsSync, REAL_VBIOS_PATH, realFirmwareTest, realVbiosTest } from "./_real.ts";
 
 const SCRIPT = new URL("../scripts/demo.ts", import.meta.url).pathname;
 const DEMO_CHIPS = ["tu102", "tu116", "ga100", "ga102", "ad102", "gh100", "gb100", "gb202"];
@@ -19,6 +24,8 @@ const DEMO_FILES = DEMO_CHIPS.flatMap((name) =>
   firmwareFiles(chipByName(name)!, "570.144").filter((f) => f.required).map((f) => f.path)
 );
 const HAVE_REAL_VBIOS = existsSync(REAL_VBIOS_PATH);
+/** The demo's forged VBIOS: as production boards ship it, no signature for fuse version 0. */
+const FORGED_VBIOS = { descriptorVersion: 3, zeroSignatures: [0] } as const;
 
 function demo(args: string[], env?: Record<string, string>): Promise<CliRun> {
   return runScript(SCRIPT, args, { env, clearEnv: env !== undefined });
@@ -86,22 +93,37 @@ realFirmwareTest(
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.split("\n");
     assert.equal(lines[0], "firmware 570.144, one chip per family:");
+    // Two lines per chip, none wider than 100 columns.
     for (const [i, chip] of DEMO_CHIPS.entries()) {
-      assert.match(lines[1 + i], new RegExp(`^ {2}${chip} +real +(sec2|fsp) `), lines[1 + i]);
+      assert.match(
+        lines[1 + 2 * i],
+        new RegExp(`^ {2}${chip} +real +(sec2|fsp) `),
+        lines[1 + 2 * i],
+      );
+      assert.match(lines[2 + 2 * i], / {21}bootloader v[45] /);
     }
-    assert.match(lines[1], /booter 1×16 B sig, fuse 0, ucode 13 .*\.fwsignature_tu10x/);
-    assert.match(lines[4], /booter 2×384 B sig, fuse 1, ucode 3 \(sig 1 all zero\)/);
-    assert.match(lines[6], /fmc key 384 B sig 384 B/);
-    assert.ok(!run.stdout.includes("(forged:"), run.stdout);
+    assert.ok(lines.every((l) => l.length <= 100), run.stdout);
+    assert.match(lines[1], /booter 1 signature of 16 B, fuse 0, ucode 13 \(/);
+    assert.match(lines[2], /gen_bootloader tag 253, gsp 27\.2 MiB \.fwsignature_tu10x$/);
+    assert.match(
+      lines[7],
+      /booter 2 signatures of 384 B, fuse 1, ucode 3 \(signature 1 all zeros\)/,
+    );
+    assert.match(lines[11], /fsp {2}fmc [\d.]+ KiB, key 384 B, signature 384 B/);
+    assert.ok(!run.stdout.includes("forged:"), run.stdout);
     if (HAVE_REAL_VBIOS) {
       assert.ok(
         lines.includes(`VBIOS (real ${REAL_VBIOS_PATH}): 90.02.17.00.7B`),
         run.stdout,
       );
       assert.match(run.stdout, /FWSEC descriptor v2 at 0x67624: IMEM 38400 B, DMEM 1040 B/);
-      assert.match(run.stdout, /DMEM mapper at ucode offset 0x9980/);
+      assert.match(run.stdout, /\n {2}DMEM mapper at ucode offset 0x9980\n/);
+      assert.match(
+        run.stdout,
+        /\n {2}signature: none needed: descriptor v2 carries no signatures\n/,
+      );
     }
-    assert.match(run.stdout, /\nGSP image \S+\/ga102\/gsp\/gsp-570\.144\.bin: 63541248 bytes/);
+    assert.match(run.stdout, /\nGSP image \S+\/ga102\/gsp\/gsp-570\.144\.bin:\n {2}63541248 bytes/);
     assert.match(run.stdout, /15513 pages, radix3 tables 1\/1\/31 pages/);
   },
 );
@@ -110,7 +132,8 @@ Deno.test("demo --json: 8 chips, and the FRTS patch changes only the mapper and 
   const run = await demo(["--json"]);
   assert.equal(run.code, 0, run.stderr);
   const doc = JSON.parse(run.stdout);
-  assert.deepEqual(Object.keys(doc), ["firmware", "vbios", "gspImage"]);
+  assert.deepEqual(Object.keys(doc), ["ok", "firmware", "vbios", "gspImage"]);
+  assert.equal(doc.ok, true);
   assert.deepEqual(doc.firmware.map((f: Json) => f.chip), DEMO_CHIPS);
   for (const f of doc.firmware) {
     const chip = chipByName(f.chip)!;
@@ -125,7 +148,7 @@ Deno.test("demo --json: 8 chips, and the FRTS patch changes only the mapper and 
   }
   const bytes = HAVE_REAL_VBIOS
     ? Deno.readFileSync(REAL_VBIOS_PATH)
-    : forgeVbios({ descriptorVersion: 3 }).bytes;
+    : forgeVbios(FORGED_VBIOS).bytes;
   const fwsec = extractFwsec(bufferSource(bytes));
   assert.equal(doc.vbios.origin, HAVE_REAL_VBIOS ? "real" : "forged");
   assert.equal(doc.vbios.size, bytes.length);
@@ -167,8 +190,10 @@ Deno.test("demo --forged --json: every chip forged, a forged v3 VBIOS, debug log
   assert.equal(doc.vbios.file, null);
   assert.equal(doc.vbios.fwsec.descriptorVersion, 3);
   assert.equal(doc.vbios.fwsec.signatureCount, 3);
+  assert.equal(doc.vbios.fwsec.signature.fuseVersion, 2);
+  assert.equal(doc.vbios.fwsec.frts.signatureIndex, 2);
   assert.equal(doc.gspImage, null);
-  const fwsec = extractFwsec(bufferSource(forgeVbios({ descriptorVersion: 3 }).bytes));
+  const fwsec = extractFwsec(bufferSource(forgeVbios(FORGED_VBIOS).bytes));
   const touched = assertChangesInAreas(doc.vbios.fwsec.frts.changedRanges, fwsec);
   assert.deepEqual([...touched].sort(), ["command", "mapper", "signature"]);
   for (const chip of DEMO_CHIPS) {
@@ -193,14 +218,13 @@ Deno.test("demo: where no firmware can be found, every chip is forged and it exi
       assert.deepEqual(origins, DEMO_CHIPS.map(() => "forged"));
     }
     for (const [i, chip] of DEMO_CHIPS.entries()) {
-      assert.match(lines[1 + i], new RegExp(`^ {2}${chip} +${origins[i]} `), lines[1 + i]);
+      assert.match(lines[1 + 2 * i], new RegExp(`^ {2}${chip} +${origins[i]} `), lines[1 + 2 * i]);
     }
     if (origins.every((o) => o === "forged")) {
-      assert.equal(
-        lines[9],
-        "  (forged: the real files were not found or --forged was given; " +
-          "`deno task firmware` fetches them)",
-      );
+      assert.deepEqual(lines.slice(17, 19), [
+        "  forged: the real files were not found, or --forged was given;",
+        `  \`${DENO} task firmware\` fetches the real ones`,
+      ]);
       assert.ok(!run.stdout.includes("GSP image"), run.stdout);
     }
     assert.match(run.stdout, /\nVBIOS \((real|forged)[^)]*\): 90\.02\.17\.00\.7B\n/);
@@ -213,10 +237,227 @@ Deno.test("demo: where no firmware can be found, every chip is forged and it exi
 Deno.test("demo --help names every option; an argument it does not know is a usage error", async () => {
   const help = await demo(["--help"]);
   assert.equal(help.code, 0);
-  for (const option of ["--firmware DIR", "--vbios FILE", "--forged", "--json", "--log-level"]) {
+  for (
+    const option of [
+      "--firmware DIR",
+      "--vbios FILE",
+      "--fuse-version N",
+      "--forged",
+      "--json",
+      "--log-level",
+      "--version",
+    ]
+  ) {
     assert.ok(help.stdout.includes(option), option);
   }
-  const bad = await demo(["extra"]);
-  assert.equal(bad.code, 1);
-  assert.equal(bad.stderr, "error: Unexpected argument 'extra'; see --help\n");
+  assert.match(help.stdout, /^Exit codes:$/m);
+  assertOneLineError(await demo(["extra"]), 2, /^error: Unexpected argument 'extra'; see --help$/);
+  assertJsonError(await demo(["extra", "--json"]), 2, "usage");
+  for (const value of ["abc", "-1", "33"]) {
+    assertOneLineError(
+      await demo(["--forged", `--fuse-version=${value}`]),
+      2,
+      new RegExp(`^error: --fuse-version ${value}: expected a whole number from 0 to 32$`),
+    );
+  }
 });
+
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "falconry-demo-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("demo --vbios: fuse version 0's signature all zeros, as on production Ampere boards", async () => {
+  await withTempDir(async (dir) => {
+    const rom = `${dir}/ampere-like.rom`;
+    const { bytes } = forgeVbios({ descriptorVersion: 3, zeroSignatures: [0] });
+    await Deno.writeFile(rom, bytes);
+
+    // Default: the highest fuse version with a non-zero signature, and why.
+    const text = await demo(["--forged", "--vbios", rom]);
+    assert.equal(text.code, 0, text.stdout + text.stderr);
+    assert.ok(text.stdout.includes(`\nVBIOS (real ${rom}): 90.02.17.00.7B\n`), text.stdout);
+    assert.ok(
+      text.stdout.includes(
+        "  signature: fuse version 2, the highest with a non-zero signature, as the board " +
+          "would select\n    signed for fuse versions 1, 2; all zeros for 0; --fuse-version N " +
+          "picks another\n",
+      ),
+      text.stdout,
+    );
+    assert.match(
+      text.stdout,
+      /^ {2}patched for FRTS \(command 0x15, region at 0x[0-9a-f]+, signature 2\); changed bytes/m,
+    );
+
+    const json = await demo(["--forged", "--vbios", rom, "--json"]);
+    assert.equal(json.code, 0, json.stderr);
+    const f = JSON.parse(json.stdout).vbios.fwsec;
+    assert.deepEqual(
+      [f.signature.fuseVersion, f.signature.chosenBy, f.frts.signatureIndex],
+      [2, "highest-signed", 2],
+    );
+    assert.deepEqual(f.signature.slots, [
+      { fuseVersion: 0, index: 0, allZero: true },
+      { fuseVersion: 1, index: 1, allZero: false },
+      { fuseVersion: 2, index: 2, allZero: false },
+    ]);
+    const fwsec = extractFwsec(bufferSource(bytes));
+    assert.ok(assertChangesInAreas(f.frts.changedRanges, fwsec).has("signature"));
+
+    // --fuse-version picks another signature.
+    const one = await demo(["--forged", "--vbios", rom, "--fuse-version", "1", "--json"]);
+    assert.equal(one.code, 0, one.stderr);
+    const chosen = JSON.parse(one.stdout).vbios.fwsec;
+    assert.deepEqual(
+      [chosen.signature.fuseVersion, chosen.signature.chosenBy, chosen.frts.signatureIndex],
+      [1, "option", 1],
+    );
+  });
+});
+
+Deno.test("demo --fuse-version 0 on it: the FRTS patch fails naming the file, the rest stays, exit 1", async () => {
+  await withTempDir(async (dir) => {
+    const rom = `${dir}/ampere-like.rom`;
+    await Deno.writeFile(rom, forgeVbios({ descriptorVersion: 3, zeroSignatures: [0] }).bytes);
+    const text = await demo(["--forged", "--vbios", rom, "--fuse-version", "0"]);
+    assert.equal(text.code, 1, text.stderr);
+    const lines = text.stdout.split("\n");
+    for (const [i, chip] of DEMO_CHIPS.entries()) {
+      assert.match(lines[1 + 2 * i], new RegExp(`^ {2}${chip} +forged +(sec2|fsp) `));
+    }
+    assert.equal(
+      text.stderr,
+      "error: the FRTS patch failed; the other sections are complete\n",
+    );
+    const at = lines.indexOf("  signature: fuse version 0, from --fuse-version");
+    assert.ok(at > 0, text.stdout);
+    assert.equal(lines[at + 1], "    signed for fuse versions 1, 2; all zeros for 0");
+    assert.ok(
+      lines.some((l) =>
+        l.startsWith(`  FRTS patch: error: ${rom}: signatures[0] at offset 0x`) &&
+        l.endsWith(": signature 0 (fuse version 0) is all zeros")
+      ),
+      text.stdout,
+    );
+    const json = await demo(["--forged", "--vbios", rom, "--fuse-version", "0", "--json"]);
+    assert.equal(json.code, 1);
+    const doc = JSON.parse(json.stdout);
+    assert.equal(doc.ok, false);
+    assert.equal(doc.firmware.length, DEMO_CHIPS.length);
+    assert.equal(doc.vbios.fwsec.frts, null);
+    assert.equal(doc.vbios.fwsec.frtsError.kind, "firmware-format");
+    assert.equal(doc.vbios.fwsec.frtsError.file, rom);
+    assert.equal(doc.vbios.fwsec.frtsError.field, "signatures[0]");
+  });
+});
+
+Deno.test("demo --vbios: a VBIOS with no non-zero signature says so", async () => {
+  await withTempDir(async (dir) => {
+    const rom = `${dir}/placeholders.rom`;
+    await Deno.writeFile(
+      rom,
+      forgeVbios({ descriptorVersion: 3, zeroSignatures: [0, 1, 2] }).bytes,
+    );
+    const run = await demo(["--forged", "--vbios", rom]);
+    assert.ok(
+      run.stdout.includes(
+        "  signature: no fuse version has a non-zero signature, so FWSEC cannot be patched\n" +
+          "    signed for none; all zeros for 0, 1, 2; --fuse-version N tries one\n",
+      ),
+      run.stdout,
+    );
+    assert.doesNotMatch(run.stdout, /patched for FRTS/);
+  });
+});
+
+Deno.test("demo --vbios: a file that is not a VBIOS is reported in its section, naming it; the rest stays", async () => {
+  await withTempDir(async (dir) => {
+    const booter = `${dir}/booter.bin`;
+    await Deno.writeFile(booter, forgeBooter());
+    const text = await demo(["--forged", "--vbios", booter]);
+    assert.equal(text.code, 1, text.stderr);
+    assert.equal(text.stdout.split("\n")[0], "firmware 570.144, one chip per family:");
+    assert.ok(
+      text.stdout.includes(
+        `\nVBIOS (real ${booter}):\n  error: ${booter}: romImage.signature at offset 0x0: `,
+      ),
+      text.stdout,
+    );
+    assert.equal(text.stderr, "error: the VBIOS failed; the other sections are complete\n");
+    const json = await demo(["--forged", "--vbios", booter, "--json"]);
+    assert.equal(json.code, 1);
+    const doc = JSON.parse(json.stdout);
+    assert.equal(doc.ok, false);
+    assert.deepEqual(doc.firmware.map((f: Json) => f.chip), DEMO_CHIPS);
+    assert.equal(doc.vbios.error.kind, "firmware-format");
+    assert.equal(doc.vbios.error.file, booter);
+  });
+});
+
+Deno.test("demo: paths that do not exist or are the wrong kind fail at once, naming them", async () => {
+  await withTempDir(async (dir) => {
+    const file = `${dir}/file`;
+    await Deno.writeFile(file, new Uint8Array(8));
+    const cases: [string[], string][] = [
+      [["--firmware", "/nonexistent"], "--firmware /nonexistent: no such directory"],
+      [["--firmware", file], `--firmware ${file}: is a file, not a directory`],
+      [["--vbios", "/nonexistent.rom"], "--vbios /nonexistent.rom: no such file"],
+      [["--vbios", dir], `--vbios ${dir}: is a directory, not a file`],
+    ];
+    for (const [args, message] of cases) {
+      const run = await demo(args);
+      assertOneLineError(run, 1);
+      assert.equal(run.stderr, `error: ${message}\n`);
+      assert.equal(run.stdout, "");
+      const json = await demo([...args, "--json"]);
+      assert.equal(assertJsonError(json, 1, "path").error.message, message);
+    }
+  });
+});
+
+Deno.test("demo --vbios: a sparse 4 GiB file is refused before anything is read", async () => {
+  await withTempDir(async (dir) => {
+    const big = `${dir}/huge.rom`;
+    await Deno.writeFile(big, new Uint8Array(0));
+    await Deno.truncate(big, 4 * 2 ** 30); // sparse: no disk space, no time
+    const run = await demo(["--vbios", big]);
+    assertOneLineError(
+      run,
+      1,
+      new RegExp(
+        `^error: --vbios ${big}: 4\\.0 GiB is far larger than any VBIOS \\(at most 16 MiB: ` +
+          "the largest PCI expansion ROM\\); is it a VBIOS dump\\?$",
+      ),
+    );
+    assert.equal(run.stdout, "");
+    const json = await demo(["--vbios", big, "--json"]);
+    assert.equal(assertJsonError(json, 1, "path").error.path, big);
+  });
+});
+
+realVbiosTest(
+  "demo --vbios: any real VBIOS is read and patched for FRTS",
+  async (bytes, { path }) => {
+    const run = await demo(["--forged", "--vbios", path, "--json"]);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const { vbios } = JSON.parse(run.stdout);
+    assert.equal(vbios.origin, "real");
+    assert.equal(vbios.size, bytes.length);
+    const fwsec = extractFwsec(bufferSource(bytes));
+    assert.equal(vbios.fwsec.descriptorVersion, fwsec.descriptor.descriptorVersion);
+    assert.ok(vbios.fwsec.frts, JSON.stringify(vbios.fwsec));
+    if (fwsec.descriptor.descriptorVersion === 3) {
+      assert.equal(vbios.fwsec.signature.chosenBy, "highest-signed");
+      assert.equal(fwsec.signatures[vbios.fwsec.frts.signatureIndex].some((b) => b !== 0), true);
+    } else {
+      assert.equal(vbios.fwsec.signature.chosenBy, "none");
+    }
+    assertChangesInAreas(vbios.fwsec.frts.changedRanges, fwsec);
+  },
+  { anyVbios: true },
+);

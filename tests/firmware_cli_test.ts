@@ -1,11 +1,12 @@
 // Tests of scripts/firmware.ts (and scripts/_cli.ts) run as a subprocess:
-// `check --json` on a complete and on an incomplete root, help texts, usage
-// errors, and `fetch --best-effort` when apt-get cannot be run. No test
-// fetches from the network.
+// `check --json` on a complete and on an incomplete root, a --firmware folder
+// that does not exist or is a file, `inspect` on a missing file, help texts,
+// usage errors (exit 2, and JSON with --json), and `fetch --best-effort` when
+// apt-get cannot be run. No test fetches from the network.
 
 import assert from "node:assert/strict";
 import { FIRMWARE_MANIFEST } from "../loader/manifest.ts";
-import { type CliRun, runScript } from "./_cli.ts";
+import { assertJsonError, assertOneLineError, type CliRun, runScript } from "./_cli.ts";
 import { existsSync, realFirmwareTest } from "./_real.ts";
 
 const SCRIPT = new URL("../scripts/firmware.ts", import.meta.url).pathname;
@@ -81,6 +82,7 @@ Deno.test({
       const root = `${base}/root`;
       const envRoot = `${base}/env-root`;
       await Deno.mkdir(`${root}/${TU102}`, { recursive: true });
+      await Deno.mkdir(envRoot);
       for (const name of TU102_570.filter((n) => n !== "gsp")) {
         await Deno.writeTextFile(`${root}/${TU102}/${name}-570.144.bin`, `not ${name}`);
       }
@@ -144,10 +146,44 @@ Deno.test("help: the command list and each command's options", async () => {
   }
 });
 
-Deno.test("usage errors print one line and exit 1", async () => {
+Deno.test("check --firmware: a folder that does not exist, or a file, fails naming it", async () => {
+  const missing = await firmwareCli(["check", "--chip", "tu102", "--firmware", "/nonexistent"]);
+  assertOneLineError(missing, 1, /^error: --firmware \/nonexistent: no such directory$/);
+  assert.equal(missing.stdout, "");
+  const file = await Deno.makeTempFile();
+  try {
+    const run = await firmwareCli(["check", "--chip", "tu102", "--firmware", file, "--json"]);
+    const doc = assertJsonError(run, 1, "path");
+    assert.equal(doc.error.path, file);
+    assert.equal(doc.error.flag, "--firmware");
+    assert.equal(doc.error.message, `--firmware ${file}: is a file, not a directory`);
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("inspect: a missing file is '<path>: no such file', with no field or offset", async () => {
+  const run = await firmwareCli(["inspect", "/nonexistent.bin"]);
+  assert.equal(run.code, 1);
+  assert.equal(run.stdout, "/nonexistent.bin: error: no such file\n");
+  const help = await firmwareCli(["inspect", "--help"]);
+  assert.match(help.stdout, /--json +print JSON Lines: one object per file and line/);
+  assert.match(help.stdout, /JSON\s+Lines/);
+  assert.doesNotMatch(help.stdout, /one JSON document/);
+});
+
+Deno.test("--version: the program's; check's own --version takes a firmware version", async () => {
+  const top = await firmwareCli(["--version", "--json"]);
+  assert.equal(top.code, 0, top.stderr);
+  assert.equal(JSON.parse(top.stdout).firmwareManifest.version, FIRMWARE_MANIFEST.version);
+  const check = await firmwareCli(["check", "--help"]);
+  assert.match(check.stdout, /--version V +check only this firmware version/);
+});
+
+Deno.test("usage errors print one line and exit 2; with --json also a JSON error", async () => {
   const cases: [string[], RegExp][] = [
     [["check", "--bogus"], /^error: Unknown option '--bogus'; see --help$/],
-    [["check", "--chip", "nv50"], /^error: unknown chip "nv50"; known chips: tu102, /],
+    [["check", "--chip", "nv50"], /^error: --chip nv50: unknown chip "nv50"; known chips: tu102, /],
     [
       ["check", "--version", "1.0"],
       /^error: --version 1\.0: falconry knows 570\.144, 535\.113\.01$/,
@@ -161,11 +197,10 @@ Deno.test("usage errors print one line and exit 1", async () => {
   ];
   for (const [args, pattern] of cases) {
     const run = await firmwareCli(args);
-    assert.equal(run.code, 1, args.join(" "));
+    assertOneLineError(run, 2, pattern);
     assert.equal(run.stdout, "");
-    const lines = run.stderr.trimEnd().split("\n");
-    assert.equal(lines.length, 1, run.stderr);
-    assert.match(lines[0], pattern);
+    const json = await firmwareCli([...args, "--json"]);
+    assertJsonError(json, 2, "usage");
   }
 });
 

@@ -1,15 +1,18 @@
 // Tests of `scripts/vbios.ts`, run as a subprocess: `inspect --json` on the
-// real TU102 VBIOS (descriptor v2) and on forged v2 and v3 VBIOSes, with
-// --extract-fwsec compared to extractFwsec on the same bytes; the human
-// output; a file that is not a VBIOS; --help and --log-level.
+// real TU102 VBIOS (descriptor v2), on every real VBIOS FALCONRY_TEST_VBIOS
+// names, and on forged v2 and v3 VBIOSes, with --extract-fwsec compared to
+// extractFwsec on the same bytes; the human output; bad input (a file that is
+// not a VBIOS, a missing file, a folder, a 4 GiB file, an output that cannot
+// be written), each in one line and as JSON with --json; --help and
+// --log-level.
 
 import assert from "node:assert/strict";
 import { bufferSource } from "../firmware/byte_source.ts";
 import { forgeBooter, forgeVbios } from "../firmware/forge/mod.ts";
 import { extractFwsec } from "../firmware/fwsec/extract.ts";
 import { parseVbios } from "../firmware/vbios/vbios.ts";
-import { type CliRun, runScript } from "./_cli.ts";
-import { REAL_VBIOS_PATH, realVbiosTest } from "./_real.ts";
+import { assertJsonError, assertOneLineError, type CliRun, runScript } from "./_cli.ts";
+import { realVbiosTest } from "./_real.ts";
 
 const SCRIPT = new URL("../scripts/vbios.ts", import.meta.url).pathname;
 
@@ -40,13 +43,13 @@ function assertDescriptorFields(json: Json, bytes: Uint8Array): void {
   assert.equal(json.fwsec.descriptorOffset, fwsec.descriptorOffset);
 }
 
-realVbiosTest("inspect --json --extract-fwsec: the real TU102 VBIOS", async (bytes) => {
+realVbiosTest("inspect --json --extract-fwsec: the real TU102 VBIOS", async (bytes, { path }) => {
   await withTempDir(async (dir) => {
     const out = `${dir}/fwsec.bin`;
-    const run = await vbiosCli(["inspect", REAL_VBIOS_PATH, "--json", "--extract-fwsec", out]);
+    const run = await vbiosCli(["inspect", path, "--json", "--extract-fwsec", out]);
     assert.equal(run.code, 0, run.stderr);
     const json = JSON.parse(run.stdout);
-    assert.equal(json.file, REAL_VBIOS_PATH);
+    assert.equal(json.file, path);
     assert.equal(json.version, "90.02.17.00.7B");
     assert.equal(json.ifr.version, 3);
     assert.deepEqual(
@@ -76,6 +79,20 @@ realVbiosTest("inspect --json --extract-fwsec: the real TU102 VBIOS", async (byt
     assert.deepEqual(json.extractedFwsec, { path: out, size: written.length });
   });
 });
+
+realVbiosTest("inspect --json --extract-fwsec: any real VBIOS", async (bytes, { path }) => {
+  await withTempDir(async (dir) => {
+    const out = `${dir}/fwsec.bin`;
+    const run = await vbiosCli(["inspect", path, "--json", "--extract-fwsec", out]);
+    assert.equal(run.code, 0, run.stderr);
+    const json = JSON.parse(run.stdout);
+    assert.equal(json.file, path);
+    assert.ok(json.images.length > 0);
+    assert.ok([2, 3].includes(json.fwsec.descriptorVersion), json.fwsec.descriptorVersion);
+    assertDescriptorFields(json, bytes);
+    assert.deepEqual(await Deno.readFile(out), extractFwsec(bufferSource(bytes)).ucode);
+  });
+}, { anyVbios: true });
 
 Deno.test("inspect --json --extract-fwsec: a forged v3 VBIOS, with --log-level info", async () => {
   await withTempDir(async (dir) => {
@@ -151,21 +168,84 @@ Deno.test("inspect: a forged v2 VBIOS for people, and --extract-fwsec", async ()
   });
 });
 
-Deno.test("inspect: a file that is not a VBIOS prints one line and exits 1", async () => {
+Deno.test("inspect: a file that is not a VBIOS prints one line and exits 1, with --json as JSON", async () => {
   await withTempDir(async (dir) => {
     const booter = `${dir}/booter_load-570.144.bin`;
     await Deno.writeFile(booter, forgeBooter());
-    const run = await vbiosCli(["inspect", booter, "--json"]);
-    assert.equal(run.code, 1);
-    assert.equal(run.stdout, "");
-    assert.match(
-      run.stderr,
-      new RegExp(`^error: ${booter}: romImage\\.signature at offset 0x0: [^\\n]*\\n$`),
+    const text = await vbiosCli(["inspect", booter]);
+    assertOneLineError(
+      text,
+      1,
+      new RegExp(`^error: ${booter}: romImage\\.signature at offset 0x0: `),
     );
+    assert.equal(text.stdout, "");
+    const json = await vbiosCli(["inspect", booter, "--json"]);
+    const doc = assertJsonError(json, 1, "firmware-format");
+    assert.equal(doc.error.file, booter);
+    assert.equal(doc.error.field, "romImage.signature");
+    assert.equal(doc.error.offset, 0);
     const usage = await vbiosCli(["inspect", booter, booter]);
-    assert.equal(usage.code, 1);
-    assert.equal(usage.stderr, "error: inspect takes exactly one FILE\n");
+    assertOneLineError(usage, 2, /^error: inspect takes exactly one FILE$/);
+    assertJsonError(await vbiosCli(["inspect", "--json"]), 2, "usage");
   });
+});
+
+Deno.test("inspect: a missing file or a folder fails in one line naming it", async () => {
+  const missing = await vbiosCli(["inspect", "/nonexistent.rom"]);
+  assertOneLineError(missing, 1, /^error: \/nonexistent\.rom: no such file$/);
+  assert.equal(missing.stdout, "");
+  const json = await vbiosCli(["inspect", "/nonexistent.rom", "--json"]);
+  assert.deepEqual(assertJsonError(json, 1, "path").error, {
+    kind: "path",
+    message: "/nonexistent.rom: no such file",
+    path: "/nonexistent.rom",
+    expected: "file",
+    problem: "no such file",
+  });
+  await withTempDir(async (dir) => {
+    assertOneLineError(
+      await vbiosCli(["inspect", dir]),
+      1,
+      new RegExp(`^error: ${dir}: is a directory, not a file$`),
+    );
+  });
+});
+
+Deno.test("inspect: a sparse 4 GiB file is refused as far larger than any VBIOS", async () => {
+  await withTempDir(async (dir) => {
+    const big = `${dir}/big.rom`;
+    await Deno.writeFile(big, new Uint8Array(0));
+    await Deno.truncate(big, 4 * 2 ** 30); // sparse: no disk space, no time
+    const run = await vbiosCli(["inspect", big]);
+    assertOneLineError(
+      run,
+      1,
+      new RegExp(`^error: ${big}: 4\\.0 GiB is far larger than any VBIOS \\(at most 16 MiB`),
+    );
+  });
+});
+
+Deno.test({
+  name: "inspect --extract-fwsec /dev/full: a full disk is one line and exit 1, not a stack",
+  ignore: !Deno.build.os.startsWith("linux"),
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      const rom = `${dir}/v3.rom`;
+      await Deno.writeFile(rom, forgeVbios({ descriptorVersion: 3 }).bytes);
+      const run = await vbiosCli(["inspect", rom, "--extract-fwsec", "/dev/full"]);
+      assertOneLineError(
+        run,
+        1,
+        /^error: --extract-fwsec \/dev\/full: cannot write: No space left on device \(os error 28\)$/,
+      );
+      const json = await vbiosCli(["inspect", rom, "--extract-fwsec", "/dev/full", "--json"]);
+      const doc = assertJsonError(json, 1, "output");
+      assert.equal(doc.error.path, "/dev/full");
+      assert.equal(doc.error.flag, "--extract-fwsec");
+      const folder = await vbiosCli(["inspect", rom, "--extract-fwsec", dir]);
+      assertOneLineError(folder, 1, new RegExp(`^error: --extract-fwsec ${dir}: cannot write: `));
+    });
+  },
 });
 
 Deno.test("vbios.ts --help lists inspect; inspect --help its options", async () => {
@@ -179,7 +259,7 @@ Deno.test("vbios.ts --help lists inspect; inspect --help its options", async () 
   for (const option of ["--extract-fwsec OUT", "--json", "--log-level LEVEL", "--help"]) {
     assert.ok(help.stdout.includes(option), option);
   }
+  assert.match(help.stdout, /^Exit codes:$/m);
   const level = await vbiosCli(["inspect", "x.rom", "--log-level", "chatty"]);
-  assert.equal(level.code, 1);
-  assert.match(level.stderr, /^error: --log-level chatty: expected trace, debug/);
+  assertOneLineError(level, 2, /^error: --log-level chatty: expected trace, debug/);
 });
