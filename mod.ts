@@ -114,7 +114,14 @@ export { fetchFirmware } from "./loader/fetch.ts";
 export { FirmwareDirError } from "./loader/firmware_dirs.ts";
 
 // PCI: the Device interface, registers over a BAR, time, and opening a real device.
-export type { ConfigSpace, Device, DeviceInfo, DmaAllocator, DmaBuffer } from "./pci/device.ts";
+export type {
+  ConfigSpace,
+  Device,
+  DeviceInfo,
+  DeviceReset,
+  DmaAllocator,
+  DmaBuffer,
+} from "./pci/device.ts";
 export type { Clock } from "./pci/clock.ts";
 export { ManualClock, systemClock } from "./pci/clock.ts";
 export type { Mmio, PollOptions } from "./pci/mmio.ts";

@@ -130,6 +130,29 @@ export interface DmaAllocator {
 }
 
 /**
+ * The optional reset capability of a {@linkcode Device}: each method resets
+ * the GPU and resolves once it answers again with its saved configuration
+ * restored, as Linux's `pci_reset_function` does; it rejects with a
+ * `DeviceError` when the GPU does not come back within the
+ * kernel's wait.
+ * The simulator has it; the PCI backends will (`device.reset?.functionLevel()`).
+ */
+export interface DeviceReset {
+  /**
+   * Function-level reset (PCIe `DEVCTL.BCR_FLR`).
+   *
+   * @param signal Stop waiting early.
+   */
+  functionLevel(signal?: AbortSignal): Promise<void>;
+  /**
+   * Secondary bus reset of the GPU's parent bridge.
+   *
+   * @param signal Stop waiting early.
+   */
+  bus(signal?: AbortSignal): Promise<void>;
+}
+
+/**
  * One opened PCI function. Dispose it (`await using`) to release, in order,
  * the DMA buffers still allocated, the BAR mapping, config space, the VFIO
  * descriptors and the device lock.
@@ -151,6 +174,11 @@ export interface Device extends AsyncDisposable {
    * {@linkcode systemClock}; a simulator carries a virtual one.
    */
   readonly clock: Clock;
+  /**
+   * How the GPU can be reset, where the backend can do it (the simulator
+   * can; the sysfs and VFIO backends do not offer it yet).
+   */
+  readonly reset?: DeviceReset;
 }
 
 /** Offsets and bits of the standard configuration header used by the backends. */

@@ -59,6 +59,7 @@ export type {
   ConfigSpace,
   Device,
   DeviceInfo,
+  DeviceReset,
   DmaAllocator,
   DmaAllocOptions,
   DmaBuffer,

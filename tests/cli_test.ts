@@ -30,15 +30,14 @@ import {
 import { VERSION } from "../scripts/_version.ts";
 import { assertJsonError, assertOneLineError, runScript } from "./_cli.ts";
 
+// Every script (not the private `_*.ts` helpers), so that a new one cannot miss these checks.
 const SCRIPTS = [
-  "firmware.ts",
-  "vbios.ts",
-  "demo.ts",
-  "probe.ts",
-  "regs.ts",
-  "fuzz.ts",
-  "bench_mmio.ts",
-].map((name) => ({ name, path: new URL(`../scripts/${name}`, import.meta.url).pathname }));
+  ...Deno.readDirSync(new URL("../scripts/", import.meta.url)),
+]
+  .map((entry) => entry.name)
+  .filter((name) => name.endsWith(".ts") && !name.startsWith("_"))
+  .sort()
+  .map((name) => ({ name, path: new URL(`../scripts/${name}`, import.meta.url).pathname }));
 
 const VERSION_LINE =
   `falconry ${VERSION} (firmware manifest: ${FIRMWARE_MANIFEST.package} ${FIRMWARE_MANIFEST.version})`;
