@@ -208,11 +208,23 @@ export interface FalconStart {
  * - `hang`: it keeps running and never halts (until a reset);
  * - `riscv-active`: the RISC-V core is reported active after `afterMs`
  *   (GSP-RM running), with the mailboxes when given.
+ *
+ * `effect`, when given, runs when the outcome takes hold, just before the
+ * halt or activation: what the firmware did to the rest of the chip (WPR2,
+ * scratch registers) becomes visible when it finishes, not when it starts.
+ * A save file cannot hold it: an outcome still pending when the GPU is saved
+ * is restored without its effect.
  */
 export type FalconOutcome =
-  | { kind: "halt"; mailbox0: number; mailbox1?: number; afterMs?: number }
+  | { kind: "halt"; mailbox0: number; mailbox1?: number; afterMs?: number; effect?: () => void }
   | { kind: "hang" }
-  | { kind: "riscv-active"; afterMs?: number; mailbox0?: number; mailbox1?: number };
+  | {
+    kind: "riscv-active";
+    afterMs?: number;
+    mailbox0?: number;
+    mailbox1?: number;
+    effect?: () => void;
+  };
 
 /** Modelled times. */
 export interface SimFalconTiming {
@@ -236,6 +248,11 @@ export interface SimFalconOptions {
   memory: DmaView;
   /** The execution model, called at every start. */
   onStart?: (start: FalconStart) => FalconOutcome | Promise<FalconOutcome>;
+  /**
+   * Told when the falcon is reset (ENGINE, function, bus, power), after its
+   * state is cleared: firmware models running on it lose their state.
+   */
+  onReset?: (kind: SimResetKind) => void;
   /** Override the memory sizes (multiples of 256, at most 511 blocks). */
   imemSize?: number;
   /** Override the DMEM size. */
@@ -476,6 +493,7 @@ export class SimFalcon implements SimBlock {
   readonly #clock: Clock;
   readonly #dma: DmaView;
   readonly #onStart?: SimFalconOptions["onStart"];
+  readonly #onReset?: SimFalconOptions["onReset"];
   readonly #scrubMs: number;
   readonly #resetPulseMs: number;
   readonly #dmaBytesPerMs?: number;
@@ -527,6 +545,7 @@ export class SimFalcon implements SimBlock {
     this.#clock = options.clock;
     this.#dma = options.memory;
     this.#onStart = options.onStart;
+    this.#onReset = options.onReset;
     const sizes = falconMemorySizes(this.chip, options.engine);
     this.imemSize = checkSize("IMEM", options.imemSize ?? sizes.imem);
     this.dmemSize = checkSize("DMEM", options.dmemSize ?? sizes.dmem);
@@ -615,7 +634,7 @@ export class SimFalcon implements SimBlock {
    * @param kind Which reset.
    */
   reset(kind: SimResetKind): void {
-    this.#assertReset(`${kind} reset`);
+    this.#assertReset(`${kind} reset`, kind);
     this.#releaseReset(this.#clock.now());
     if (kind !== "engine") this.#lockdown = false;
   }
@@ -973,13 +992,14 @@ export class SimFalcon implements SimBlock {
     this.#settling = Promise.resolve();
   }
 
-  #assertReset(why: string): void {
+  #assertReset(why: string, kind: SimResetKind): void {
     this.#clearState();
     this.#resetAsserted = true;
     this.#resetReleaseAt = this.#clock.now() + this.#resetPulseMs;
     this.#wasResetSinceStart = true;
     this.#counters.resets++;
     log.debug("{engine}: {why}", { engine: this.engine, why });
+    this.#onReset?.(kind);
   }
 
   #releaseReset(at: number): void {
@@ -1053,6 +1073,7 @@ export class SimFalcon implements SimBlock {
   }
 
   #apply(outcome: FalconOutcome): void {
+    if (outcome.kind !== "hang") outcome.effect?.();
     if (outcome.kind === "halt") {
       this.#halt(outcome.mailbox0, outcome.mailbox1);
     } else if (outcome.kind === "riscv-active") {
@@ -1165,7 +1186,7 @@ export class SimFalcon implements SimBlock {
 
   #writeEngine(value: number): void {
     const reset = this.#regs.ENGINE.decode(value).RESET;
-    if (reset === 1 && !this.#resetAsserted) this.#assertReset("ENGINE.RESET asserted");
+    if (reset === 1 && !this.#resetAsserted) this.#assertReset("ENGINE.RESET asserted", "engine");
     else if (reset === 0 && this.#resetAsserted) this.#releaseReset(this.#clock.now());
   }
 

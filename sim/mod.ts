@@ -11,6 +11,9 @@
  *   `Gc6Block`, `FuseBlock`, `PromBlock`, `PdispBlock`, `SimFalcon`), each a
  *   {@linkcode SimBlock}.
  * - {@linkcode faultPoints}: every named fault point.
+ * - The execution model (`execution/`): {@linkcode SimExecution} runs FWSEC,
+ *   Booter and GSP-RM when the host starts the falcons;
+ *   {@linkcode forgedFirmwareFiles} is the firmware a GPU knows by default.
  *
  * @example Boot-time reads by hand on a simulated GA102
  * ```ts
@@ -96,7 +99,19 @@ export {
   SystemMemory,
   type SystemMemoryMapping,
 } from "./system_memory.ts";
-export type { DeviceReset } from "../pci/device.ts";
+export type {
+  ConfigSpace,
+  Device,
+  DeviceInfo,
+  DeviceReset,
+  DmaAllocator,
+  DmaAllocOptions,
+  DmaBuffer,
+} from "../pci/device.ts";
+export type { Mmio, PollOptions } from "../pci/mmio.ts";
+export type * from "../registers/mod.ts";
+export type { RegisterSpec as RegisterTableSpec } from "../registers/register.ts";
+
 export {
   FLR_NEVER_RETURNS_DEVICE_IDS,
   type SimBlockViolation,
@@ -123,3 +138,18 @@ export {
   type RegisterSpec,
 } from "./blocks/register_file.ts";
 export { PcfgBlock } from "./blocks/pcfg.ts";
+export * from "./execution/mod.ts";
+export * from "./gsp_rm/mod.ts";
+export { GSP_PAGE_SIZE } from "./gsp_rm/mod.ts";
+// The types the execution model's surface names, so that this module documents completely.
+export type {
+  BromRegisters,
+  GspFirmwareForChip,
+  HsFirmware,
+  ImemBlock,
+  LoadedFalcon,
+  LoadMethod as HsLoadMethod,
+  Wpr2Registers,
+} from "./acceptance/mod.ts";
+export type * from "../firmware/mod.ts";
+export { ManualClock } from "../pci/clock.ts";

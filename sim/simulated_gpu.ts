@@ -88,6 +88,15 @@ import { FaultInjector } from "./faults.ts";
 import { SimFalcon, type SimFalconEngine, type SimFalconOptions } from "./falcon.ts";
 import { REALISTIC_LATENCY, type SimLatency, spinWait } from "./latency.ts";
 import { SystemMemory } from "./system_memory.ts";
+import { firmwareFiles } from "../chips/firmware_files.ts";
+import { SimExecution } from "./execution/execution_model.ts";
+import {
+  forgedFirmwareFiles,
+  type SimFirmwareFiles,
+  SimFirmwareSet,
+} from "./execution/firmware_set.ts";
+import type { GspRmHost, GspRmHostSnapshot } from "./execution/gsp_rm_host.ts";
+import { notifyingClock, SimManualClock, type TickingClock } from "./execution/sim_clock.ts";
 
 const log = getLogger(["falconry", "sim", "simulated_gpu"]);
 
@@ -135,8 +144,25 @@ export interface SimulatedGpuOptions extends SimChipModelOptions {
   justPoweredOn?: boolean;
   /** Board quirks. */
   quirks?: SimQuirks;
-  /** Execution models for the GSP and SEC2 falcons. */
+  /**
+   * Execution models for the GSP and SEC2 falcons, over the built-in one
+   * (`execution/`: FWSEC, Booter, SEC2-RTOS's resume, GSP-RM), per engine.
+   */
   falconModels?: SimFalconModels;
+  /**
+   * The firmware files the falcons recognise, by name
+   * (`booter_load-570.144.bin`, …; see `execution/firmware_set.ts`). Default:
+   * the forged set of `forgedFirmwareFiles(chip)`. With
+   * {@linkcode SimulatedGpu.create}, `firmwareDir` reads the chip's real files.
+   */
+  firmware?: SimFirmwareFiles;
+  /**
+   * With {@linkcode SimulatedGpu.create} and {@linkcode SimulatedGpu.open}
+   * only: a firmware root (`~/.cache/falconry/firmware`) whose
+   * `nvidia/<chip>/gsp/*-570.144.bin` files the falcons recognise, added to
+   * `firmware`. The folder must exist; missing files are skipped.
+   */
+  firmwareDir?: string;
   /** More blocks on the bus (their ranges must not overlap the built-in ones). */
   blocks?: readonly SimBlock[];
   /** How many BAR0 accesses the log keeps (default 4096). */
@@ -161,7 +187,37 @@ type VbiosOrigin =
 
 /** How `create` and `open` tell the constructor where the VBIOS came from. */
 const VBIOS_ORIGIN = Symbol("vbiosOrigin");
-type InternalOptions = SimulatedGpuOptions & { [VBIOS_ORIGIN]?: VbiosOrigin };
+/** How `create` and `open` tell the constructor which firmware folder they read. */
+const FIRMWARE_DIR = Symbol("firmwareDir");
+type InternalOptions = SimulatedGpuOptions & {
+  [VBIOS_ORIGIN]?: VbiosOrigin;
+  [FIRMWARE_DIR]?: string;
+};
+
+/** The 570.144 firmware files of a chip under a firmware root; the root must be a folder. */
+async function readFirmwareDir(dir: string, chipName: string): Promise<SimFirmwareFiles> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch (e) {
+    throw new FalconryError(`${dir}: cannot read the firmware folder: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  if (!info.isDirectory) throw new FalconryError(`${dir}: the firmware folder is not a folder`);
+  const chip = simChipModel(chipName).chip;
+  const files: Record<string, Uint8Array> = {};
+  for (const file of firmwareFiles(chip, "570.144")) {
+    try {
+      files[file.path] = await Deno.readFile(`${dir}/${file.path}`);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) {
+        throw new FalconryError(`${dir}/${file.path}: ${(e as Error).message}`, { cause: e });
+      }
+    }
+  }
+  return files;
+}
 
 /** A VBIOS file's bytes; a failure names the file. */
 async function readVbiosFile(path: string): Promise<Uint8Array> {
@@ -186,6 +242,8 @@ interface SavedGpu {
   stuckAfterFlr: boolean;
   fallenOff: boolean;
   blocks: Record<string, unknown>;
+  /** GSP-RM's state and where the firmware came from (absent in older files). */
+  execution?: { gspRm: GspRmHostSnapshot; firmwareDir: string | null };
 }
 
 const SAVE_FORMAT = "falconry-simulated-gpu";
@@ -294,11 +352,14 @@ export class SimulatedGpu implements Device {
   readonly prom: PromBlock;
   /** The falcons. */
   readonly falcons: Readonly<Record<SimFalconEngine, SimFalcon>>;
+  /** The execution model: FWSEC, Booter, GSP-RM, the firmware it recognises. */
+  readonly execution: SimExecution;
 
   readonly #config: SimConfigSpace;
   readonly #blocks: readonly SimBlock[];
   readonly #quirks: SimQuirks;
   readonly #vbiosOrigin: VbiosOrigin;
+  readonly #firmwareDir: string | null;
   readonly #residueSources: SimResidueSource[] = [];
   #configReadyAt = -Infinity;
   #busMaster = true;
@@ -321,6 +382,14 @@ export class SimulatedGpu implements Device {
         `SimulatedGpu: the VBIOS ${options.vbios} is a path; use SimulatedGpu.create() to read it`,
       );
     }
+    if (
+      options.firmwareDir !== undefined && (options as InternalOptions)[FIRMWARE_DIR] === undefined
+    ) {
+      throw new FalconryError(
+        `SimulatedGpu: firmwareDir ${options.firmwareDir} is a folder; use SimulatedGpu.create() ` +
+          "to read it, or give the files' bytes as firmware",
+      );
+    }
     const probe = simChipModel(options.chip, { pciDeviceId: options.pciDeviceId });
     const vbios = options.vbios ?? forgeVbios(forgedVbiosOptions(probe)).bytes;
     this.#vbiosOrigin = (options as InternalOptions)[VBIOS_ORIGIN] ??
@@ -340,7 +409,15 @@ export class SimulatedGpu implements Device {
         FLR_NEVER_RETURNS_DEVICE_IDS.includes(this.model.pciDeviceId),
     };
     this.latency = REALISTIC_LATENCY;
-    this.clock = options.clock ?? (options.realistic ? systemClock : new ManualClock());
+    // GSP-RM runs as time passes: the virtual and realistic clocks tell the execution model
+    // when it does. A clock of your own is used as given (GSP-RM then runs on doorbells).
+    const ticking: TickingClock | undefined = options.clock
+      ? (options.clock instanceof SimManualClock ? options.clock : undefined)
+      : options.realistic
+      ? notifyingClock(systemClock)
+      : new SimManualClock();
+    this.clock = options.clock ?? ticking!;
+    this.#firmwareDir = (options as InternalOptions)[FIRMWARE_DIR] ?? null;
     this.readOnly = options.readOnly ?? false;
     this.memory = new SystemMemory();
     this.dma = new SimDmaAllocator(this.memory);
@@ -359,15 +436,37 @@ export class SimulatedGpu implements Device {
     if (!options.justPoweredOn) this.gc6.startGfwBoot(clock.now() - this.latency.gfwBootMs);
     this.prom = new PromBlock(this.model.chip, vbios, charge);
     const deviceMemory = faultingDmaView(this.memory, this.faults, () => this.#busMaster);
+    this.execution = new SimExecution({
+      model: this.model,
+      board: this.model.board,
+      clock,
+      latency: this.latency,
+      faults: this.faults,
+      dma: deviceMemory,
+      vbios,
+      firmware: new SimFirmwareSet(
+        this.model.chip.chipsetId,
+        options.firmware ?? forgedFirmwareFiles(this.model.chip),
+      ),
+      pfb: this.pfb,
+      pbus: this.pbus,
+      gc6: this.gc6,
+      blocks: () => this.#blocks,
+      falcons: () => this.falcons,
+    });
+    const execution = this.execution;
     const falcon = (engine: SimFalconEngine) =>
       new SimFalcon({
         chip: this.model.chip,
         engine,
         clock,
         memory: deviceMemory,
-        onStart: options.falconModels?.[engine],
+        onStart: options.falconModels?.[engine] ?? ((start) => execution.onStart(engine, start)),
+        onReset: (kind) => execution.onReset(engine, kind),
       });
     this.falcons = Object.freeze({ GSP: falcon("GSP"), SEC2: falcon("SEC2") });
+    ticking?.onTick(() => execution.tick());
+    this.#residueSources.push(execution.gspRm);
     this.#config = new SimConfigSpace(this.model, {
       answering: () => this.#configAnswering(),
       onFunctionLevelReset: () => this.#startReset("function"),
@@ -391,6 +490,7 @@ export class SimulatedGpu implements Device {
       new PcfgBlock(this.model, this.#config),
       this.falcons.GSP,
       this.falcons.SEC2,
+      execution.pgsp,
       ...(options.blocks ?? []),
     ];
     const chip = this.model.chip;
@@ -446,13 +546,19 @@ export class SimulatedGpu implements Device {
    * ```
    */
   static async create(options: SimulatedGpuOptions): Promise<SimulatedGpu> {
-    if (typeof options.vbios !== "string") return new SimulatedGpu(options);
-    const path = options.vbios;
-    const internal: InternalOptions = {
-      ...options,
-      vbios: await readVbiosFile(path),
-      [VBIOS_ORIGIN]: { kind: "file", path },
-    };
+    const internal: InternalOptions = { ...options };
+    if (typeof options.vbios === "string") {
+      const path = options.vbios;
+      internal.vbios = await readVbiosFile(path);
+      internal[VBIOS_ORIGIN] = { kind: "file", path };
+    }
+    if (options.firmwareDir !== undefined) {
+      internal.firmware = {
+        ...options.firmware,
+        ...await readFirmwareDir(options.firmwareDir, options.chip),
+      };
+      internal[FIRMWARE_DIR] = options.firmwareDir;
+    }
     return new SimulatedGpu(internal);
   }
 
@@ -483,6 +589,11 @@ export class SimulatedGpu implements Device {
   /** Every block, the falcons included. */
   get blocks(): readonly SimBlock[] {
     return this.#blocks;
+  }
+
+  /** GSP-RM on this GPU (started by Booter-load). */
+  get gspRm(): GspRmHost {
+    return this.execution.gspRm;
   }
 
   /**
@@ -686,6 +797,7 @@ export class SimulatedGpu implements Device {
       stuckAfterFlr: this.#stuckAfterFlr,
       fallenOff: this.bus.fallenOff,
       blocks,
+      execution: { gspRm: this.execution.gspRm.snapshot(), firmwareDir: this.#firmwareDir },
     };
     const tmp = `${path}.tmp-${Deno.pid}`;
     await Deno.writeTextFile(tmp, JSON.stringify(saved));
@@ -719,7 +831,15 @@ export class SimulatedGpu implements Device {
     path: string,
     options: Pick<
       SimulatedGpuOptions,
-      "realistic" | "clock" | "falconModels" | "blocks" | "bdf" | "readOnly" | "logCapacity"
+      | "realistic"
+      | "clock"
+      | "falconModels"
+      | "blocks"
+      | "bdf"
+      | "readOnly"
+      | "logCapacity"
+      | "firmware"
+      | "firmwareDir"
     > = {},
   ): Promise<SimulatedGpu> {
     let saved: SavedGpu;
@@ -738,7 +858,8 @@ export class SimulatedGpu implements Device {
       ? new Uint8Array(Buffer.from(saved.vbios.base64, "base64"))
       : undefined;
     const clock = options.clock ??
-      (options.realistic ? systemClock : new ManualClock({ start: saved.clockMs }));
+      (options.realistic ? undefined : new SimManualClock({ start: saved.clockMs }));
+    const firmwareDir = options.firmwareDir ?? saved.execution?.firmwareDir ?? undefined;
     const internal: InternalOptions = {
       ...options,
       chip: saved.chip,
@@ -750,6 +871,13 @@ export class SimulatedGpu implements Device {
       fbSizeMiB: saved.model.fbSizeMiB,
       quirks: saved.quirks,
     };
+    if (firmwareDir !== undefined) {
+      internal.firmware = {
+        ...options.firmware,
+        ...await readFirmwareDir(firmwareDir, saved.chip),
+      };
+      internal[FIRMWARE_DIR] = firmwareDir;
+    }
     const gpu = new SimulatedGpu(internal);
     for (const block of gpu.#blocks) {
       const state = saved.blocks[block.name];
@@ -761,6 +889,7 @@ export class SimulatedGpu implements Device {
       gpu.bus.silence(Infinity);
       gpu.gc6.startGfwBoot(Infinity);
     }
+    if (saved.execution) gpu.execution.gspRm.restore(saved.execution.gspRm);
     if (saved.fallenOff) gpu.bus.fallOff("saved while off the bus");
     return gpu;
   }

@@ -122,11 +122,7 @@ export class GspRmHarness {
       effects: {
         now: () => manual.now() * 1e6,
         readMailbox: (i) => (i === 0 ? gspRegs.MAILBOX0 : gspRegs.MAILBOX1).readRaw(this.bar),
-        setMailbox0Bits: (mask) =>
-          this.bar.words.set(
-            gspRegs.MAILBOX0.address,
-            (gspRegs.MAILBOX0.readRaw(this.bar) | mask) >>> 0,
-          ),
+        writeMailbox0: (value) => this.bar.words.set(gspRegs.MAILBOX0.address, value >>> 0),
         halt: () => {
           this.halted = true;
         },

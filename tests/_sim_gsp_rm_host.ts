@@ -77,8 +77,8 @@ export class FakeChip implements GspRmEffects {
   readMailbox(index: 0 | 1): number {
     return this.mailbox[index];
   }
-  setMailbox0Bits(mask: number): void {
-    this.mailbox[0] = (this.mailbox[0] | mask) >>> 0;
+  writeMailbox0(value: number): void {
+    this.mailbox[0] = value >>> 0;
   }
   halt(): void {
     this.halted = true;

@@ -443,50 +443,45 @@ const vgaAt = (address: number) => ({
   pdispVgaWorkspaceBase: ((address / 0x10000) << 8) | 0x8,
 });
 
-Deno.test("cross-check: where the simulator and the driver part ways (and why the driver is right)", () => {
+Deno.test("cross-check: an unaligned MMU lock and the pre-scrubbed cap agree too", () => {
   // 1. GA100's MMU lock at an address that is not 128 KiB aligned. NVIDIA
-  //    (kgspCalculateFbLayout_TU102): vbiosReservedOffset = min(mmuLockLo, vgaWorkspaceOffset),
-  //    then gspFwWprEnd = NV_ALIGN_DOWN64(vbiosReservedOffset, 0x20000). The simulator clips the
-  //    already-aligned end to the lock, leaving an unaligned WPR end.
-  const lock = compareWithSim({
-    chip: "ga100",
-    fbSize: 40 * GiB,
-    mmuLock: { start: 0x9fc3f1000, end: 40 * GiB },
-    ...REAL_SIZES["570.144"].tu,
-  });
-  assert(lock.some((d) => d.startsWith("wpr2:")), lock.join("\n"));
-  // With a 128 KiB-aligned lock both agree.
-  assert.deepEqual(
-    compareWithSim({
-      chip: "ga100",
-      fbSize: 40 * GiB,
-      mmuLock: { start: 0x9fc3e0000, end: 40 * GiB },
-      ...REAL_SIZES["570.144"].tu,
-    }),
-    [],
+  //    (kgspCalculateFbLayout_TU102, 570.144): vbiosReservedOffset = min(mmuLockLo,
+  //    vgaWorkspaceOffset), then gspFwWprEnd = NV_ALIGN_DOWN64(vbiosReservedOffset, 0x20000).
+  //    Both sides take the minimum first, then align.
+  for (const start of [0x9fc3f1000, 0x9fc3e0000]) {
+    assert.deepEqual(
+      compareWithSim({
+        chip: "ga100",
+        fbSize: 40 * GiB,
+        mmuLock: { start, end: 40 * GiB },
+        ...REAL_SIZES["570.144"].tu,
+      }),
+      [],
+      hex(start),
+    );
+  }
+  const sim = simLayout(
+    { chip: "ga100", fbSize: 40 * GiB, ...REAL_SIZES["570.144"].tu },
+    0,
+    0x9fc3f1000,
   );
+  assert.equal(sim.wprEnd, 0x9fc3e0000);
 
   // 2. The pre-scrubbed cap, which binds only with an image far larger than the real ones
-  //    (here 150 MB on GA102). NVIDIA (kgspGetFwHeapSize): cap = (256 MiB − (anterior +
-  //    posterior)) >> 20 MiB, anterior = 1 MiB meta slot + 1 MiB non-WPR heap, posterior =
-  //    align_up(fb − gspFwOffset, 1 MiB). The simulator leaves out the anterior 2 MiB and the
-  //    align_up, so its heap is 2–3 MiB larger and the region below the ELF leaves the
-  //    pre-scrubbed 256 MiB.
-  const cap = compareWithSim({
+  //    (here 150 MB on GA102). NVIDIA (kgspGetFwHeapSize_IMPL, 570.144): cap = (256 MiB −
+  //    (anterior + posterior)) >> 20 MiB, anterior = 1 MiB meta slot + 1 MiB non-WPR heap,
+  //    posterior = align_up(fb − gspFwOffset, 1 MiB).
+  const big = {
     chip: "ga102",
     fbSize: 24 * GiB,
     gspImageSize: 150 * MiB + 12345,
     bootloaderSize: 24576,
-  });
-  assert(cap.some((d) => d.startsWith("heap:")), cap.join("\n"));
-  const mine = computeFbLayout({
-    chip: "ga102",
-    fbSize: 24 * GiB,
-    gspImageSize: 150 * MiB + 12345,
-    bootloaderSize: 24576,
-  });
+  };
+  assert.deepEqual(compareWithSim(big), []);
+  const mine = computeFbLayout(big);
   assert.equal(mine.heap.rule, "prescrubbed-cap");
   assert(24 * GiB - mine.nonWprHeap.start <= 256 * MiB);
+  assert(24 * GiB - simLayout(big).nonWprHeap.start <= 256 * MiB);
 });
 
 // Only the headers: the images are 28–63 MB.

@@ -15,9 +15,13 @@ Deno.test("heap sizes of the reference's worked examples (§3.5)", () => {
 
 Deno.test("NVIDIA's pre-scrubbed cap: the heap shrinks when the image sits low (TU10x, GA10x only)", () => {
   const fb = 24 * GiB;
-  const elfStart = fb - 200 * MiB; // 200 MiB above the image: at most 56 MiB of heap
-  assert.equal(wprHeapSize(0x172, fb, elfStart), 56 * MiB);
-  assert.equal(wprHeapSize(0x162, fb, elfStart), 56 * MiB);
+  // 200 MiB above the image, plus the 1 MiB meta slot and the 1 MiB non-WPR heap below the
+  // heap (NVIDIA kgspGetFwHeapSize_IMPL): at most 256 − 202 = 54 MiB of heap.
+  const elfStart = fb - 200 * MiB;
+  assert.equal(wprHeapSize(0x172, fb, elfStart), 54 * MiB);
+  assert.equal(wprHeapSize(0x162, fb, elfStart), 54 * MiB);
+  // The part above the image counts in whole MiB, rounded up: 200.5 MiB leaves 53 MiB.
+  assert.equal(wprHeapSize(0x172, fb, elfStart - MiB / 2), 53 * MiB);
   assert.equal(wprHeapSize(0x192, fb, elfStart), 129 * MiB); // Ada runs the scrubber: no cap
   assert.equal(wprHeapSize(0x170, fb, elfStart), 107 * MiB); // GA100: no cap (LibOS2: 8 + 96 + 3)
 });

@@ -125,7 +125,8 @@ Deno.test("boot on the SEC2 path: system info, registry, sequencer, resume, INIT
   const [unload] = host.receiveAll();
   assert.equal(unload.function, FN.UNLOADING_GUEST_DRIVER);
   assert.equal(unload.result, 0);
-  assert.equal(host.chip.mailbox[0] >>> 31, 1, "MBOX0 bit 31 suspended");
+  // Exactly the suspended value: NVIDIA's _kgspIsProcessorSuspended compares for equality.
+  assert.equal(host.chip.mailbox[0], 0x8000_0000, "MBOX0 = LIBOS_INTERRUPT_PROCESSOR_SUSPENDED");
   assert(host.chip.halted);
   assert.equal(gsp.state, "halted");
   assert.deepEqual(gsp.violations, []);

@@ -6,7 +6,7 @@
  * | region | computation |
  * |---|---|
  * | vga workspace | {@linkcode vgaWorkspaceBase} .. fb end |
- * | top | `align_down(vga.start, 128 KiB)`; GA100: also clipped to the MMU lock address (§13) |
+ * | top | `align_down(vga.start, 128 KiB)`; GA100: `align_down(min(MMU lock, vga.start), 128 KiB)` (§13) |
  * | frts | 1 MiB (GA100: 0) ending at top |
  * | boot | bootloader size; `start = align_down(frts.start − size, 4 KiB)` |
  * | elf | GSP image size; `start = align_down(boot.start − size, 64 KiB)` |
@@ -93,6 +93,10 @@ export interface FbLayout {
 const PRAMIN_SIZE = MiB;
 const PRESCRUBBED_TOP = 256 * MiB;
 const GSP_FW_WPR_META_SIZE = 256;
+/** The meta's slot below the WPR2 heap: `NV_ALIGN_UP64(sizeof(GspFwWprMeta), 1 MiB)`. */
+const GSP_FW_WPR_META_SLOT = MiB;
+/** `kgspGetNonWprHeapSize` on these chips. */
+const NON_WPR_HEAP_SIZE = MiB;
 
 /**
  * Where the VGA workspace starts (§3.5): 1 MiB below the end of VRAM, unless
@@ -130,7 +134,8 @@ export function vgaWorkspaceBase(
  * The WPR2 heap size for a chip and VRAM size (§3.5 with NVIDIA's rules):
  * `carveout + base RM + align_up(96 MiB, 1 MiB) + align_up(96 KiB × ⌈fb / 1 GiB⌉, 1 MiB)`,
  * at least the minimum (64 MiB LibOS2, 88 MiB LibOS3), and on TU10x and
- * GA102–GA107 at most `256 MiB − (fb − elfStart)` rounded down to MiB.
+ * GA102–GA107 at most `⌊(256 MiB − (1 MiB meta + 1 MiB non-WPR heap +
+ * align_up(fb − elfStart, 1 MiB))) / 1 MiB⌋` MiB (NVIDIA `kgspGetFwHeapSize_IMPL`).
  *
  * @param chipset The chip.
  * @param fbSize Usable VRAM.
@@ -153,9 +158,14 @@ export function wprHeapSize(chipset: number, fbSize: number, elfStart: number): 
   let heap = Math.max(carveout + baseRm + alignUp(96 * MiB, MiB) + perGb, minimum);
   const prescrubbedCap = (chipset >= 0x162 && chipset <= 0x168) ||
     (chipset >= GA102 && chipset <= 0x177);
-  const above = fbSize - elfStart;
-  if (prescrubbedCap && above !== 0 && PRESCRUBBED_TOP > above) {
-    heap = Math.min(heap, alignDown(PRESCRUBBED_TOP - above, MiB));
+  if (prescrubbedCap) {
+    // NVIDIA kgspGetFwHeapSize_IMPL (570.144): what must share the pre-scrubbed top of VRAM
+    // with the heap is the 1 MiB meta slot and the 1 MiB non-WPR heap below it (anterior) and
+    // everything from the GSP image up, rounded up to MiB (posterior); the cap is in whole MiB.
+    const anterior = GSP_FW_WPR_META_SLOT + NON_WPR_HEAP_SIZE;
+    const posterior = alignUp(fbSize - elfStart, MiB);
+    const capMiB = Math.floor((PRESCRUBBED_TOP - (anterior + posterior)) / MiB);
+    heap = Math.min(heap, Math.max(capMiB, 0) * MiB);
   }
   return heap;
 }
@@ -184,10 +194,12 @@ export function computeFbLayout(input: FbLayoutInput): FbLayout {
     start: vgaWorkspaceBase(fbSize, input.displayFuse, input.vgaWorkspaceRegister),
     end: fbSize,
   };
-  let top = alignDown(vga.start, 128 * KiB);
-  if (chipset === GA100 && input.mmuLockStart !== undefined) {
-    top = Math.min(top, input.mmuLockStart);
-  }
+  // NVIDIA kgspCalculateFbLayout_TU102: vbiosReservedOffset = min(MMU lock, VGA start) first,
+  // then the WPR end is that aligned down to 128 KiB (an unaligned lock never leaves it unaligned).
+  const reserved = chipset === GA100 && input.mmuLockStart !== undefined
+    ? Math.min(vga.start, input.mmuLockStart)
+    : vga.start;
+  const top = alignDown(reserved, 128 * KiB);
   const frtsSize = chipset === GA100 ? 0 : MiB;
   const frts = { start: top - frtsSize, end: top };
   const bootStart = alignDown(frts.start - input.bootloaderSize, 4 * KiB);

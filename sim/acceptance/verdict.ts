@@ -30,6 +30,7 @@
  * | 0x23 `frtsMissing` | Booter-load without the WPR2/FRTS region FWSEC sets up |
  * | 0x24 `gspSignature` | the GSP image signature blob is not this chip's |
  * | 0x30 `gspNotStopped` | Booter-unload while GSP-RM is neither suspended nor halted |
+ * | 0x31 `resumeRefused` | SEC2-RTOS asked to resume GSP-RM (CORE_RESUME) with the GSP not reset or its mailboxes not holding the LibOS init args |
  *
  * | SW_SCRATCH(0xe) 31:16 ({@linkcode FRTS_ERROR}) | meaning |
  * |---|---|
@@ -82,6 +83,7 @@ export const HS_ERROR = {
   frtsMissing: 0x23,
   gspSignature: 0x24,
   gspNotStopped: 0x30,
+  resumeRefused: 0x31,
 } as const;
 
 /** A rule an HS falcon checks. */

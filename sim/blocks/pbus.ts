@@ -54,8 +54,11 @@ export class PbusBlock extends RegisterFileBlock implements SimBlock {
    * @param code The 16-bit error code.
    */
   setFrtsError(code: number): void {
-    const reg = this.#pbus.SW_SCRATCH_0E_FRTS_ERR;
-    this.registers.set(reg, reg.update(this.registers.get(reg), { FRTS_ERR_CODE: code }));
+    // Bits 31:16 of scratch 0xe (§13), through the array element: the tables name the
+    // FRTS_ERR alias only for the families whose drivers read it (not GA100).
+    const reg = this.#pbus.SW_SCRATCH.at(0xe);
+    const kept = this.registers.get(reg) & 0xffff;
+    this.registers.set(reg, (kept | ((code & 0xffff) << 16)) >>> 0);
   }
 
   /**
@@ -64,8 +67,10 @@ export class PbusBlock extends RegisterFileBlock implements SimBlock {
    * @param code The 16-bit error code.
    */
   setSbError(code: number): void {
-    const reg = this.#pbus.SW_SCRATCH_15_SB_ERR;
-    this.registers.set(reg, reg.update(this.registers.get(reg), { SB_ERR_CODE: code }));
+    // Bits 15:0 of scratch 0x15 (§13), through the array element as for FRTS.
+    const reg = this.#pbus.SW_SCRATCH.at(0x15);
+    const kept = this.registers.get(reg) & 0xffff_0000;
+    this.registers.set(reg, (kept | (code & 0xffff)) >>> 0);
   }
 
   /**

@@ -12,8 +12,14 @@
  * assert.equal(new Set(names).size, names.length);
  * ```
  *
+ * Each point is also in the simulator's registry (`../faults.ts`,
+ * owner `GSP-RM`), so that `faultPoints()` lists it and
+ * `gpu.faults.arm(name)` arms it on a simulated GPU.
+ *
  * @module
  */
+
+import { registerFaultPoint } from "../faults.ts";
 
 /** A fault point's name. */
 export type GspRmFaultName =
@@ -75,4 +81,8 @@ const FAULT_POINTS: readonly GspRmFaultPoint[] = [
  */
 export function gspRmFaultPoints(): readonly GspRmFaultPoint[] {
   return FAULT_POINTS;
+}
+
+for (const point of FAULT_POINTS) {
+  registerFaultPoint({ name: point.name, description: point.symptom, owner: "GSP-RM" });
 }

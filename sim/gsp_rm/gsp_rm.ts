@@ -25,8 +25,8 @@
  *    `initDurationNs` has passed since `start()`. Without a sequencer (FSP
  *    path), no resume is awaited.
  * 4. Answer GET_GSP_STATIC_INFO with the board's names.
- * 5. On UNLOADING_GUEST_DRIVER: reply, set MBOX0 bit 31
- *    (`LIBOS_INTERRUPT_PROCESSOR_SUSPENDED`), halt.
+ * 5. On UNLOADING_GUEST_DRIVER: reply, write MBOX0 = 0x80000000 exactly
+ *    (`LIBOS_INTERRUPT_PROCESSOR_SUSPENDED`; NVIDIA compares for equality), halt.
  *
  * A receive failure on the command queue (bad checksum, future sequence
  * number, incomplete or over-long element; see `queue.ts`) leaves the
@@ -51,7 +51,7 @@
  *   effects: {
  *     now: () => 0,
  *     readMailbox: () => 0x1000,
- *     setMailbox0Bits: () => {},
+ *     writeMailbox0: () => {},
  *     halt: () => halted.push("halt"),
  *     coreResumed: () => false,
  *   },
@@ -111,11 +111,13 @@ export interface GspRmEffects {
    */
   readMailbox(index: 0 | 1): number;
   /**
-   * OR bits into the GSP falcon's MAILBOX0.
+   * Write the GSP falcon's MAILBOX0 (GSP-RM signals suspension with exactly
+   * `LIBOS_INTERRUPT_PROCESSOR_SUSPENDED`: NVIDIA's `_kgspIsProcessorSuspended`,
+   * kernel_gsp_tu102.c 570.144, tests MBOX0 for equality with it).
    *
-   * @param mask Bits to set.
+   * @param value The whole 32-bit value.
    */
-  setMailbox0Bits(mask: number): void;
+  writeMailbox0(value: number): void;
   /** Halt the GSP core (CPUCTL halted; RISC-V no longer active). */
   halt(): void;
   /**
@@ -138,8 +140,14 @@ export interface GspRmOptions {
   readonly sequencer?: SequencerScriptRegisters;
   /** Command buffer size the sequencer payload declares, in words; default 256. */
   readonly sequencerBufferDWords?: number;
-  /** Fault points to arm (see `faults.ts`). */
-  readonly faults?: readonly GspRmFaultName[];
+  /**
+   * Fault points to arm (see `faults.ts`): a list, or a question asked each
+   * time the model reaches a point (so a point armed on a running model
+   * still fires; the bad checksum applies to the first message sent).
+   */
+  readonly faults?: readonly GspRmFaultName[] | ((name: GspRmFaultName) => boolean);
+  /** Told when an armed fault point changes what the model does. */
+  readonly onFaultFired?: (name: GspRmFaultName, detail: string) => void;
   /**
    * Modelled GSP-RM init time, in ns from `start()` (timing.md measures
    * ~1.2 s on real GPUs); GSP_INIT_DONE waits until `now()` reaches it.
@@ -152,6 +160,22 @@ export interface GspRmOptions {
    * sequencer and before GSP_INIT_DONE. Default false.
    */
   readonly unrelatedEvents?: boolean;
+}
+
+/** What {@linkcode GspRm.snapshot} saves. */
+export interface GspRmSnapshot {
+  /** Format version: 1. */
+  readonly version: 1;
+  /** Where the model was. */
+  readonly state: GspRmState;
+  /** `start()` time, ns. */
+  readonly startedAtNs: number;
+  /** LibOS init-args IOVA, decimal. */
+  readonly libosArgs: string;
+  /** The shared memory's page-table IOVA (RMARGS), decimal, when it was read. */
+  readonly sharedMem: string | null;
+  /** Whether a message was sent already. */
+  readonly firstSendDone: boolean;
 }
 
 /** Where the model is. */
@@ -217,17 +241,22 @@ export class GspRm {
   readonly #dma: DmaView;
   readonly #effects: GspRmEffects;
   readonly #board: BoardIdentity;
-  readonly #sequencerPayload: Uint8Array | undefined;
-  readonly #faultPoints: ReadonlySet<GspRmFaultName>;
+  readonly #sequencer: SequencerScriptRegisters | undefined;
+  readonly #sequencerBufferDWords: number;
+  readonly #armed: (name: GspRmFaultName) => boolean;
+  readonly #onFaultFired?: (name: GspRmFaultName, detail: string) => void;
   #state: GspRmState = "stopped";
   #queues: GspRmQueues | undefined;
   #logs = new Map<string, LibosLogBuffer>();
   #outbox: Outgoing[] = [];
-  #corruptNextSend: boolean;
+  #firstSendDone = false;
   #queueFullLogged = false;
   readonly #initDurationNs: number;
   readonly #unrelatedEvents: boolean;
   #startedAt = 0;
+  #libosArgs = 0n;
+  /** Restored in another process: the queues were in the memory of the process that exited. */
+  #detached = false;
   /** Violations recorded, oldest first. */
   readonly violations: GspRmViolation[] = [];
   /** Firmware faults recorded, oldest first. */
@@ -243,7 +272,7 @@ export class GspRm {
   /** The `GspSystemInfo` payload received. */
   systemInfo: Uint8Array | undefined;
   /** SET_REGISTRY entries (name → DWORD data). */
-  readonly registry = new Map<string, number>();
+  readonly registry: Map<string, number> = new Map();
 
   /**
    * Construct it, stopped.
@@ -254,18 +283,13 @@ export class GspRm {
     this.#dma = options.dma;
     this.#effects = options.effects;
     this.#board = options.board;
-    this.#faultPoints = new Set(options.faults ?? []);
-    this.#corruptNextSend = this.#faultPoints.has("gsp-rm-bad-checksum");
+    const faults = options.faults ?? [];
+    this.#armed = typeof faults === "function" ? faults : (name) => faults.includes(name);
+    this.#onFaultFired = options.onFaultFired;
     this.#initDurationNs = options.initDurationNs ?? 0;
     this.#unrelatedEvents = options.unrelatedEvents ?? false;
-    this.#sequencerPayload = options.sequencer
-      ? encodeSequencerPayload(
-        realisticSequencerScript(options.sequencer, {
-          unreachablePoll: this.#faultPoints.has("gsp-rm-sequencer-poll-timeout"),
-        }),
-        options.sequencerBufferDWords ?? 256,
-      )
-      : undefined;
+    this.#sequencer = options.sequencer;
+    this.#sequencerBufferDWords = options.sequencerBufferDWords ?? 256;
   }
 
   /** Where the model is. */
@@ -287,6 +311,7 @@ export class GspRm {
     this.#startedAt = this.#effects.now();
     const address = (BigInt(this.#effects.readMailbox(1) >>> 0) << 32n) |
       BigInt(this.#effects.readMailbox(0) >>> 0);
+    this.#libosArgs = address;
     this.#guard(() => {
       this.regions = readLibosRegions(this.#dma, address);
       const found = REQUIRED_REGIONS.map(([name, min]) =>
@@ -322,8 +347,16 @@ export class GspRm {
   /**
    * Do whatever is pending: send held messages, notice a resume, serve the
    * command queue until it is empty.
+   *
+   * @param reason `doorbell` (the host wrote `NV_PGSP_QUEUE_HEAD`, the
+   *   default) or `time` (the clock moved). A model restored in another
+   *   process touches its lost queues only on a doorbell.
    */
-  poll(): void {
+  poll(reason: "doorbell" | "time" = "doorbell"): void {
+    if (this.#detached) {
+      if (reason === "doorbell") this.#pollDetached();
+      return;
+    }
     if (!this.#queues || !this.#serving()) return;
     const queues = this.#queues;
     this.#guard(() => {
@@ -348,6 +381,59 @@ export class GspRm {
     });
   }
 
+  /**
+   * What survives the host process, for a save file: where the model is and
+   * where its memory was. The queues themselves live in the host's DMA
+   * memory, which dies with the process.
+   *
+   * @returns Plain JSON-able data.
+   */
+  snapshot(): GspRmSnapshot {
+    return {
+      version: 1,
+      state: this.#state,
+      startedAtNs: this.#startedAt,
+      libosArgs: this.#libosArgs.toString(),
+      sharedMem: this.rmArgs ? this.rmArgs.sharedMemPhysAddr.toString() : null,
+      firstSendDone: this.#firstSendDone,
+    };
+  }
+
+  /**
+   * Take the state a save file recorded, in a new process. The GSP-RM keeps
+   * running, as the real one does across host processes, but the memory
+   * that held its queues belonged to the process that exited: on the next
+   * doorbell it reaches for it, takes an IOMMU fault and halts, unless that
+   * memory is mapped again.
+   *
+   * @param saved What {@linkcode GspRm.snapshot} returned.
+   */
+  restore(saved: GspRmSnapshot): void {
+    this.#state = saved.state;
+    this.#startedAt = saved.startedAtNs;
+    this.#libosArgs = BigInt(saved.libosArgs);
+    this.#firstSendDone = saved.firstSendDone;
+    this.#savedSharedMem = saved.sharedMem === null ? undefined : BigInt(saved.sharedMem);
+    this.#detached = this.#serving();
+  }
+
+  #savedSharedMem: bigint | undefined;
+
+  #pollDetached(): void {
+    if (!this.#serving()) return;
+    const address = this.#savedSharedMem ?? this.#libosArgs;
+    try {
+      this.#dma.read(address, 8);
+    } catch (error) {
+      if (!(error instanceof SimDmaFault)) throw error;
+      this.#detached = false;
+      this.#panic(
+        "dma-fault",
+        `${error.message} (its queues were in the memory of a host process that has exited)`,
+      );
+    }
+  }
+
   #serving(): boolean {
     return !["stopped", "queue-stopped", "halted", "failed"].includes(this.#state);
   }
@@ -359,7 +445,7 @@ export class GspRm {
     }
     if (this.#state !== "initialising") return;
     if (this.#effects.now() - this.#startedAt < this.#initDurationNs) return;
-    if (this.#faultPoints.has("gsp-rm-no-init-done")) {
+    if (this.#fault_("gsp-rm-no-init-done", "GSP_INIT_DONE withheld")) {
       this.#state = "init-withheld";
       return;
     }
@@ -435,10 +521,18 @@ export class GspRm {
       return this.#outOfOrder(message, this.#expectation());
     }
     this.#parseRegistry(message);
-    if (this.#sequencerPayload) {
+    if (this.#sequencer) {
+      const unreachablePoll = this.#fault_(
+        "gsp-rm-sequencer-poll-timeout",
+        "the sequencer's REG_POLL waits for a value nobody writes",
+      );
+      const payload = encodeSequencerPayload(
+        realisticSequencerScript(this.#sequencer, { unreachablePoll }),
+        this.#sequencerBufferDWords,
+      );
       this.#sendUnrelated("GSP-RM: requesting CPU sequencer\n");
-      this.#send(RPC_EVENT.GSP_RUN_CPU_SEQUENCER, this.#sequencerPayload, RPC_RESULT.SUCCESS);
-      this.#log("LOGRM", "sequencerSent", [(this.#sequencerPayload.length - 40) / 4]);
+      this.#send(RPC_EVENT.GSP_RUN_CPU_SEQUENCER, payload, RPC_RESULT.SUCCESS);
+      this.#log("LOGRM", "sequencerSent", [(payload.length - 40) / 4]);
       this.#state = "awaiting-resume";
     } else {
       this.#state = "initialising";
@@ -498,10 +592,10 @@ export class GspRm {
       : 0;
     this.#log("LOGRM", "unloading", [newLevel]);
     this.#reply(message, RPC_RESULT.SUCCESS, message.payload);
-    if (this.#faultPoints.has("gsp-rm-unload-never-suspends")) return;
-    this.#effects.setMailbox0Bits(MBOX0_SUSPENDED);
+    if (this.#fault_("gsp-rm-unload-never-suspends", "MBOX0 never reads suspended")) return;
+    this.#effects.writeMailbox0(MBOX0_SUSPENDED);
     this.#state = "suspended";
-    if (this.#faultPoints.has("gsp-rm-never-halts-after-unload")) return;
+    if (this.#fault_("gsp-rm-never-halts-after-unload", "suspended but never halts")) return;
     this.#effects.halt();
     this.#state = "halted";
   }
@@ -551,7 +645,9 @@ export class GspRm {
     while (queues && this.#outbox.length > 0) {
       const next = this.#outbox[0];
       const seqNum = queues.nextSeqNum;
-      if (!queues.send(next.rpc, this.#corruptNextSend)) {
+      const corrupt = !this.#firstSendDone &&
+        this.#fault_("gsp-rm-bad-checksum", `message 0x${next.function.toString(16)} corrupted`);
+      if (!queues.send(next.rpc, corrupt)) {
         if (!this.#queueFullLogged) {
           this.#log("LOGRM", "statusQueueFull", [this.#outbox.length]);
           this.#fault("status-queue-full", `${this.#outbox.length} message(s) wait for space`);
@@ -559,12 +655,19 @@ export class GspRm {
         }
         return;
       }
-      this.#corruptNextSend = false;
+      this.#firstSendDone = true;
       this.#queueFullLogged = false;
       this.#outbox.shift();
       this.sent.push({ function: next.function, result: next.result });
       this.#log("LOGRM", "rpcSent", [next.function, seqNum, next.result]);
     }
+  }
+
+  /** Whether a fault point is armed; reports it as fired when it is. */
+  #fault_(name: GspRmFaultName, detail: string): boolean {
+    if (!this.#armed(name)) return false;
+    this.#onFaultFired?.(name, detail);
+    return true;
   }
 
   #guard(step: () => void): void {
