@@ -1,13 +1,19 @@
 /**
  * falconry: boot an NVIDIA GPU's GSP firmware from user space.
  *
- * This module exports what a user script works with: the errors, parsing
+ * This module exports what a user script works with: opening a GPU (real
+ * or simulated) and booting its GSP, the errors, parsing
  * and patching the boot firmware, the chip table, typed register access,
  * identifying and probing a GPU, finding and loading the firmware files, and
  * opening a PCI device. Everything else, down to the backends' internals
  * (libc over FFI, the VFIO ABI, the fetch's apt plumbing), stays reachable
  * through each layer's own subpath: `./firmware`, `./firmware-forge`,
- * `./chips`, `./registers`, `./gpu`, `./loader`, `./pci`, `./errors`.
+ * `./chips`, `./registers`, `./gpu`, `./loader`, `./pci`, `./falcon`, `./gsp`,
+ * `./sim`, `./errors`.
+ *
+ * A boot is two lines: `await using gpu = await openGpu({ sim: "tu102" })` (or a
+ * PCI address bound to vfio-pci) and `await using gsp = await bootGsp(gpu)`;
+ * leaving the scope unloads the GSP.
  *
  * @example Inspect and patch a Booter, then pick a register for the chip
  * ```ts
@@ -22,10 +28,32 @@
  * assert.equal(falconRegisters("tu102", "SEC2").CPUCTL.address, 0x840100);
  * ```
  *
+ * @example Boot and unload the GSP of a simulated TU102
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bootGsp, openGpu } from "./mod.ts";
+ *
+ * await using gpu = await openGpu({ sim: "tu102" });
+ * {
+ *   await using gsp = await bootGsp(gpu);
+ *   assert.ok(gsp.staticInfo.boardName.length > 0);
+ *   assert.ok(gsp.wpr2.end > gsp.wpr2.start);
+ * } // the GSP is unloaded here
+ * assert.deepEqual(gpu.residue(), []);
+ * ```
+ *
  * @module
  */
 
 export * from "./errors.ts";
+
+// Open a GPU and boot its GSP; disposing the returned Gsp unloads it.
+export type { OpenGpuTarget, SimGpuTarget } from "./open_gpu.ts";
+export { openGpu } from "./open_gpu.ts";
+export type { BootGspOptions, Gsp } from "./gsp/boot.ts";
+export { bootGsp, unloadGsp } from "./gsp/boot.ts";
+export type { BootStepEvent } from "./gsp/boot_steps.ts";
+export { GspBootError } from "./gsp/boot_steps.ts";
 
 // Firmware: parse, patch, describe (pure; bytes in, no hardware).
 export type { ByteSource } from "./firmware/byte_source.ts";

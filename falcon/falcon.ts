@@ -495,7 +495,7 @@ export class Falcon {
 
   #wrap(operation: FalconOperation, error: unknown): FalconError {
     if (error instanceof FalconError) return error;
-    log.warn("{engine}: {operation} failed: {error}", {
+    log.debug("{engine}: {operation} failed: {error}", {
       engine: this.engine,
       operation,
       error: error instanceof Error ? error.message : String(error),

@@ -55,3 +55,14 @@ export * from "./registry.ts";
 export * from "./static_info.ts";
 export * from "./unloading_guest_driver.ts";
 export * from "./init_done.ts";
+export * from "./prom_source.ts";
+export * from "./boot_steps.ts";
+export * from "./hal.ts";
+export {
+  bootsWithTu102Hal,
+  GFW_BOOT_WAIT,
+  TU102_GSP_HAL,
+  unloadLeftoverTu102,
+} from "./hal_tu102.ts";
+export * from "./boot.ts";
+export { GspShutdown, type GspShutdownInit } from "./unload.ts";

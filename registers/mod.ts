@@ -62,3 +62,4 @@ export * from "./fbif.ts";
 export * from "./fsp.ts";
 export * from "./pri_error.ts";
 export * from "./bind.ts";
+export * from "./boot_codes.ts";

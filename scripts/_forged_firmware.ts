@@ -20,6 +20,11 @@ import {
 } from "../firmware/forge/hs_firmware.ts";
 
 const TURING_LIKE = new Set(["tu10x", "tu11x", "ga100"]);
+const BOOTER_SEEDS: Readonly<Record<string, number>> = {
+  booter_load: 1,
+  booter_unload: 2,
+  scrubber: 3,
+};
 
 function forgeFile(chip: ChipInfo, name: string, version: string): Uint8Array {
   const family = chip.family;
@@ -28,13 +33,15 @@ function forgeFile(chip: ChipInfo, name: string, version: string): Uint8Array {
     case "booter_load":
     case "booter_unload":
     case "scrubber":
-      return forgeBooter(
-        turing
+      // One seed per file: a GPU tells Booter-load from Booter-unload by their bytes.
+      return forgeBooter({
+        ...(turing
           ? { signatureSize: 16, signatureCount: 1, fuseVersion: 0, ucodeId: 13 }
           : family === "ga100"
           ? { signatureSize: 384, signatureCount: 1, fuseVersion: 0, ucodeId: 3 }
-          : { signatureSize: 384, signatureCount: 2, fuseVersion: 1, ucodeId: 3 },
-      );
+          : { signatureSize: 384, signatureCount: 2, fuseVersion: 1, ucodeId: 3 }),
+        seed: BOOTER_SEEDS[name],
+      });
     case "bootloader":
       return forgeRiscvBootloader({ version: TURING_LIKE.has(family) ? 4 : 5 });
     case "gen_bootloader":

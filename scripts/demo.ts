@@ -1,5 +1,12 @@
 /**
- * `demo.ts`: what falconry can do today, on whatever this machine has.
+ * `demo.ts`: what falconry does, on whatever this machine has.
+ *
+ * The main show: a full GSP boot and unload of a simulated TU102 and a
+ * simulated GA102, step by step, with the real linux-firmware files when
+ * they are present and forged ones otherwise (the TU102 with the real VBIOS
+ * from `../shared/vbios/` when it is there).
+ *
+ * With `--inspect`, instead, what the boot reads:
  *
  * 1. The firmware set of one chip per family (real files when present,
  *    forged ones otherwise): located, checked against the sha256 manifest and
@@ -16,7 +23,8 @@
  * @example
  * ```sh
  * deno task demo
- * deno run -A scripts/demo.ts --json --vbios dump.rom --fuse-version 1
+ * deno run -A scripts/demo.ts --forged --json
+ * deno run -A scripts/demo.ts --inspect --json --vbios dump.rom --fuse-version 1
  * ```
  *
  * @module
@@ -50,13 +58,23 @@ import {
 import { DENO } from "./_deno_command.ts";
 import { writeForgedFirmware } from "./_forged_firmware.ts";
 import { openVbiosFile } from "./_vbios_file.ts";
+import { showResidue, simHeading, StepView } from "./_boot_view.ts";
+import { bootAndUnload, type BootOutcome, Interrupt, simFirmware } from "./boot.ts";
+import { relative } from "node:path";
 
 const DEMO_CHIPS = ["tu102", "tu116", "ga100", "ga102", "ad102", "gh100", "gb100", "gb202"];
+/** The chips the demo boots: one Turing, one Ampere. */
+const BOOT_CHIPS = ["tu102", "ga102"];
 const SHARED_VBIOS = new URL("../../shared/vbios/TU102.rom", import.meta.url).pathname;
 /** The forged VBIOS is laid out as production boards ship theirs: no signature for fuse version 0. */
 const FORGED_VBIOS = { descriptorVersion: 3, zeroSignatures: [0] } as const;
 
 const OPTIONS: OptionSpecs = {
+  inspect: {
+    type: "boolean",
+    description: "instead of booting, inspect the firmware set of every family, the VBIOS " +
+      "(FWSEC patched for FRTS) and the GSP image",
+  },
   firmware: {
     type: "string",
     valueName: "DIR",
@@ -66,34 +84,46 @@ const OPTIONS: OptionSpecs = {
     type: "string",
     valueName: "FILE",
     description:
-      "a VBIOS dump (default: ../shared/vbios/TU102.rom when present, else a forged one)",
+      "a VBIOS dump to inspect (implies --inspect; default: ../shared/vbios/TU102.rom when " +
+      "present, else a forged one)",
   },
   "fuse-version": {
     type: "string",
     valueName: "N",
-    description: "the chip's FWSEC fuse version, 0–" + MAX_FUSE_VERSION +
+    description: "the chip's FWSEC fuse version for --inspect (implies it), 0–" + MAX_FUSE_VERSION +
       " (default: the highest the image has a non-zero signature for, as the board selects)",
   },
   forged: {
     type: "boolean",
     description: "use forged files even where real ones exist (but the --vbios FILE given)",
   },
+  realistic: {
+    type: "boolean",
+    description: "boot in the real hardware's time (about 1.5 s a boot) instead of virtual time",
+  },
 };
 
 const HELP = formatHelp({
-  usage: "demo.ts [--firmware DIR] [--vbios FILE] [--fuse-version N] [--forged] [--json]",
-  summary:
-    "Inspect the real firmware set and the VBIOS, or forged ones where real ones are absent.",
+  usage: "demo.ts [--firmware DIR] [--forged] [--realistic] [--json]\n" +
+    "       demo.ts --inspect [--firmware DIR] [--vbios FILE] [--fuse-version N] [--forged] [--json]",
+  summary: "Boot and unload the GSP of a simulated TU102 and GA102, step by step; or, with " +
+    "--inspect, inspect the firmware and the VBIOS.",
   description: `
-Sections: the firmware set of one chip per family; the VBIOS with its FWSEC,
-patched for FRTS; the GSP image read into DMA-ready memory. A file that fails
-to parse is reported in its section, naming the file, and the demo goes on
-(exit code 1).
+The boot uses the real linux-firmware files when they are present (--firmware
+DIR, FALCONRY_FIRMWARE_DIR, the cache, /lib/firmware) and forged ones
+otherwise, or with --forged; the TU102 boots with the real VBIOS of
+../shared/vbios/TU102.rom when it is there. Each step shows as it runs, with
+its duration in the simulator's virtual time; then the GPU's name and WPR2,
+the unload, and what the simulated GPU was left holding (nothing).
 
-Version-3 FWSEC carries one signature per fuse version; production VBIOSes
-leave the signatures for fuse versions no production chip has as zeros.
-Without a GPU to read the fuse from, the demo picks what the board itself
-would select: the highest fuse version with a non-zero signature.`,
+--inspect shows, instead, the firmware set of one chip per family; the VBIOS
+with its FWSEC, patched for FRTS; the GSP image read into DMA-ready memory. A
+file that fails to parse is reported in its section, naming the file, and the
+demo goes on (exit code 1). Version-3 FWSEC carries one signature per fuse
+version; production VBIOSes leave the signatures for fuse versions no
+production chip has as zeros. Without a GPU to read the fuse from, the demo
+picks what the board itself would select: the highest fuse version with a
+non-zero signature.`,
   options: OPTIONS,
 });
 
@@ -486,18 +516,77 @@ function printGsp(gsp: GspSummary): void {
   );
 }
 
-async function main(): Promise<number> {
-  const args = await startCli(Deno.args, OPTIONS, HELP);
-  if (args === undefined) return 0;
-  if (args.positionals.length) throw new UsageError("demo takes no positional arguments");
-  const dir = args.string("firmware");
-  if (dir !== undefined) requirePath(dir, "directory", "--firmware");
-  const vbiosPath = args.string("vbios");
-  // Checked before any work, so that a wrong path or a huge file costs nothing.
-  if (vbiosPath !== undefined) openVbiosFile(vbiosPath, "--vbios")[Symbol.dispose]();
-  const fuse = args.integer("fuse-version", 0, MAX_FUSE_VERSION);
-  const forced = args.flag("forged");
+/** Boot and unload each of {@linkcode BOOT_CHIPS}, step by step. */
+async function bootDemo(
+  dir: string | undefined,
+  forced: boolean,
+  json: boolean,
+  realistic: boolean,
+): Promise<{ ok: boolean; boot: BootOutcome[]; interrupted: number | undefined }> {
+  const outcomes: BootOutcome[] = [];
+  using view = StepView.forStdout(json);
+  using interrupt = new Interrupt((signal) => {
+    view.line(`${signal}: stopping; unwinding what was done (again to exit at once)`);
+  });
+  for (const [i, chip] of BOOT_CHIPS.entries()) {
+    if (interrupt.code !== undefined) break;
+    await using firmware = await simFirmware(chip, { dir, forged: forced });
+    const vbios = chip === "tu102" && !forced && existsAsFile(SHARED_VBIOS)
+      ? SHARED_VBIOS
+      : undefined;
+    if (i > 0) view.line("");
+    view.line(simHeading("boot", chip, {
+      firmware: firmware.origin,
+      realistic,
+      vbios: vbios ? relative(Deno.cwd(), vbios) : "forged",
+    }));
+    const outcome: BootOutcome = {
+      ok: false,
+      chip,
+      gpu: null,
+      wpr2: null,
+      firmware: firmware.origin,
+      kept: false,
+      steps: [],
+      residue: null,
+    };
+    await bootAndUnload({
+      target: {
+        sim: chip,
+        ...(vbios ? { vbios } : {}),
+        ...(realistic ? { realistic } : {}),
+        firmwareDir: firmware.dir,
+      },
+      firmwareDir: firmware.dir,
+      forgedFirmware: firmware.origin === "forged",
+      view,
+      signal: interrupt.signal,
+    }, outcome);
+    showResidue(view, outcome.residue, false);
+    if (outcome.error) view.line(`  error: ${outcome.error.message}`);
+    outcomes.push(outcome);
+  }
+  if (!json && outcomes.some((o) => o.firmware === "forged")) {
+    view.line(
+      "\nforged: the real files were not found, or --forged was given;\n" +
+        `\`${DENO} task firmware\` fetches the real ones`,
+    );
+  }
+  if (!json) view.line("\n--inspect shows the firmware of every family, the VBIOS and FWSEC.");
+  return {
+    ok: outcomes.length === BOOT_CHIPS.length && outcomes.every((o) => o.ok),
+    boot: outcomes,
+    interrupted: interrupt.code,
+  };
+}
 
+async function inspectDemo(
+  dir: string | undefined,
+  forced: boolean,
+  vbiosPath: string | undefined,
+  fuse: number | undefined,
+  json: boolean,
+): Promise<number> {
   const sets = await firmwareSets(dir, forced);
   const vbios = vbiosSection(vbiosPath, forced, fuse);
   const gsp = await gspImageDemo(dir, forced);
@@ -508,7 +597,7 @@ async function main(): Promise<number> {
     ...(gsp?.error ? ["the GSP image"] : []),
   ];
   const ok = failed.length === 0;
-  if (args.json) printJson({ ok, firmware: sets, vbios, gspImage: gsp });
+  if (json) printJson({ ok, firmware: sets, vbios, gspImage: gsp });
   else {
     console.log(`firmware ${DEFAULT_FIRMWARE_VERSION}, one chip per family:`);
     for (const s of sets) printSet(s);
@@ -523,6 +612,35 @@ async function main(): Promise<number> {
   }
   if (!ok) console.error(`error: ${failed.join(", ")} failed; the other sections are complete`);
   return ok ? 0 : 1;
+}
+
+async function main(): Promise<number> {
+  const args = await startCli(Deno.args, OPTIONS, HELP);
+  if (args === undefined) return 0;
+  if (args.positionals.length) throw new UsageError("demo takes no positional arguments");
+  // A VBIOS or a fuse version to look at asks for the inspection.
+  const inspect = args.flag("inspect") || args.string("vbios") !== undefined ||
+    args.string("fuse-version") !== undefined;
+  const dir = args.string("firmware");
+  if (dir !== undefined) requirePath(dir, "directory", "--firmware");
+  const vbiosPath = args.string("vbios");
+  // Checked before any work, so that a wrong path or a huge file costs nothing.
+  if (vbiosPath !== undefined) openVbiosFile(vbiosPath, "--vbios")[Symbol.dispose]();
+  const fuse = args.integer("fuse-version", 0, MAX_FUSE_VERSION);
+  const forced = args.flag("forged");
+  if (inspect) return await inspectDemo(dir, forced, vbiosPath, fuse, args.json);
+
+  const { ok, boot, interrupted } = await bootDemo(
+    dir,
+    forced,
+    args.json,
+    args.flag("realistic"),
+  );
+  if (args.json) printJson({ ok, boot });
+  const failed = boot.filter((o) => !o.ok).map((o) => o.chip);
+  if (interrupted !== undefined) console.error("error: interrupted; the boot was unwound");
+  else if (!ok) console.error(`error: the ${failed.join(" and ")} boot failed`);
+  return interrupted ?? (ok ? 0 : 1);
 }
 
 if (import.meta.main) await runMain(main);

@@ -90,6 +90,7 @@ import { REALISTIC_LATENCY, type SimLatency, spinWait } from "./latency.ts";
 import { SystemMemory } from "./system_memory.ts";
 import { firmwareFiles } from "../chips/firmware_files.ts";
 import { SimExecution } from "./execution/execution_model.ts";
+import { firmwareRoleOf } from "./execution/firmware_set.ts";
 import {
   forgedFirmwareFiles,
   type SimFirmwareFiles,
@@ -208,6 +209,8 @@ async function readFirmwareDir(dir: string, chipName: string): Promise<SimFirmwa
   const chip = simChipModel(chipName).chip;
   const files: Record<string, Uint8Array> = {};
   for (const file of firmwareFiles(chip, "570.144")) {
+    // Files the simulated GPU runs no model of (Ada's scrubber) stay unread.
+    if (!firmwareRoleOf(file.path)) continue;
     try {
       files[file.path] = await Deno.readFile(`${dir}/${file.path}`);
     } catch (e) {

@@ -1,10 +1,13 @@
-// Tests of `scripts/demo.ts` (`deno task demo`), run as a subprocess: with the
-// real files, with --forged, with --json (the FRTS patch changes only the DMEM
-// mapper, the command buffer and the signature area), where no firmware can
-// be found at all; a VBIOS whose fuse-version-0 signature is all zeros (as on
-// production Ampere boards), --fuse-version, a VBIOS that fails to parse (the
-// other sections stay), every real VBIOS FALCONRY_TEST_VBIOS names, and paths
-// that do not exist, are the wrong kind, or are far too large.
+// Tests of `scripts/demo.ts` (`deno task demo`), run as a subprocess. The
+// main show: a full boot and unload of a simulated TU102 and GA102, step by
+// step (text and --json, real or forged firmware, and where no firmware can
+// be found at all). Then --inspect: with the real files, with --forged, with
+// --json (the FRTS patch changes only the DMEM mapper, the command buffer and
+// the signature area), where no firmware can be found; a VBIOS whose
+// fuse-version-0 signature is all zeros (as on production Ampere boards),
+// --fuse-version, a VBIOS that fails to parse (the other sections stay),
+// every real VBIOS FALCONRY_TEST_VBIOS names, and paths that do not exist,
+// are the wrong kind, or are far too large.
 
 import assert from "node:assert/strict";
 import { chipByName, FAMILIES } from "../chips/chips.ts";
@@ -13,6 +16,7 @@ import { bufferSource } from "../firmware/byte_source.ts";
 import { forgeBooter } from "../firmware/forge/hs_firmware.ts";
 import { forgeVbios } from "../firmware/forge/vbios.ts";
 import { extractFwsec, type FwsecFirmware } from "../firmware/fwsec/extract.ts";
+import * as stepNames from "../gsp/boot_steps.ts";
 import { locateFirmware } from "../loader/locate.ts";
 import { DENO } from "../scripts/_deno_command.ts";
 import { assertJsonError, assertOneLineError, type CliRun, runScript } from "./_cli.ts";
@@ -31,8 +35,33 @@ function demo(args: string[], env?: Record<string, string>): Promise<CliRun> {
   return runScript(SCRIPT, args, { env, clearEnv: env !== undefined });
 }
 
+/** The demo's inspection of the firmware, the VBIOS and the GSP image (`--inspect`). */
+function inspect(args: string[], env?: Record<string, string>): Promise<CliRun> {
+  return demo(["--inspect", ...args], env);
+}
+
 // deno-lint-ignore no-explicit-any
 type Json = any;
+
+/** The chips the demo boots. */
+const BOOT_CHIPS = ["tu102", "ga102"];
+/** The driver's boot and unload steps, in the order they run. */
+const BOOT_STEPS: readonly string[] = [...stepNames.BOOT_STEPS, ...stepNames.UNLOAD_STEPS];
+
+/** The step names of the `✓` lines of a section of the text output. */
+function stepLines(section: string): string[] {
+  return section.split("\n").filter((l) => /^ {2}✓ /.test(l)).map((l) => l.split(/\s+/)[2]);
+}
+
+/** The demo's boot sections, by chip, from its text output. */
+function bootSections(stdout: string): Map<string, string> {
+  const sections = new Map<string, string>();
+  for (const part of stdout.split(/\n(?=boot )/)) {
+    const chip = part.match(/^boot (\w+): simulated, virtual time, /)?.[1];
+    if (chip) sections.set(chip, part);
+  }
+  return sections;
+}
 
 /** Whether the demo will find `chip`'s whole real set with this environment. */
 async function realOrigin(chip: string, env?: (name: string) => string | undefined) {
@@ -85,11 +114,118 @@ function assertChangesInAreas(ranges: Json[], fwsec: FwsecFirmware): Set<string>
   return touched;
 }
 
+Deno.test("demo: a full boot and unload of a simulated TU102 and GA102, step by step", async () => {
+  const run = await demo([]);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  const sections = bootSections(run.stdout);
+  assert.deepEqual([...sections.keys()], BOOT_CHIPS, run.stdout);
+  for (const [chip, text] of sections) {
+    const origin = await realOrigin(chip);
+    const lines = text.split("\n");
+    assert.ok(lines[0].includes(`, ${origin} firmware 570.144, VBIOS `), lines[0]);
+    assert.deepEqual(stepLines(text), BOOT_STEPS, text);
+    assert.match(
+      text,
+      new RegExp(`\nGSP-RM is running on ${chip}: ".+" \\(booted in [\\d.]+ m?s\\)\n`),
+    );
+    assert.match(text, /\n {2}WPR2 0x[0-9a-f]+\.\.0x[0-9a-f]+ \([\d.]+ MiB\)\nunload:\n/);
+    assert.match(text, /\nunloaded: GSP halted, WPR2 clear \(in [\d.]+ m?s\)\n/);
+    assert.match(text, /\nresidue: none \(the simulated GPU is clean\)\n/);
+  }
+  if (existsSync(REAL_VBIOS_PATH)) {
+    assert.match(sections.get("tu102")!, /^[^\n]*VBIOS \S*TU102\.rom\n/);
+  }
+  assert.match(sections.get("ga102")!, /^[^\n]*, VBIOS forged\n/);
+  assert.ok(
+    run.stdout.endsWith("\n--inspect shows the firmware of every family, the VBIOS and FWSEC.\n"),
+  );
+  assert.ok(run.stdout.split("\n").every((l) => l.length <= 100), run.stdout);
+});
+
+Deno.test("demo --json: one object, each boot's steps, the GPU's name, WPR2 and an empty residue", async () => {
+  const run = await demo(["--json"]);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  const doc = JSON.parse(run.stdout);
+  assert.deepEqual(Object.keys(doc), ["ok", "boot"]);
+  assert.equal(doc.ok, true);
+  assert.deepEqual(doc.boot.map((b: Json) => b.chip), BOOT_CHIPS);
+  for (const b of doc.boot) {
+    assert.equal(b.ok, true, JSON.stringify(b.error));
+    assert.equal(b.firmware, await realOrigin(b.chip));
+    assert.deepEqual(b.steps.map((s: Json) => s.name), BOOT_STEPS);
+    assert.ok(b.steps.every((s: Json) => Number.isFinite(s.ms) && s.ms >= 0 && !s.failed));
+    assert.ok(b.gpu.length > 0 && b.wpr2.start < b.wpr2.end, JSON.stringify(b));
+    assert.deepEqual(b.residue, []);
+  }
+  // Two different chips: their WPR2 ranges differ with their VRAM size.
+  assert.notEqual(doc.boot[0].wpr2.end, doc.boot[1].wpr2.end);
+});
+
+Deno.test("demo --forged: both boots on forged firmware, and it says how to fetch the real files", async () => {
+  const run = await demo(["--forged"]);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  const sections = bootSections(run.stdout);
+  for (const chip of BOOT_CHIPS) {
+    assert.ok(
+      sections.get(chip)!.startsWith(
+        `boot ${chip}: simulated, virtual time, forged firmware 570.144, VBIOS forged\n`,
+      ),
+      run.stdout,
+    );
+    assert.deepEqual(stepLines(sections.get(chip)!), BOOT_STEPS);
+  }
+  assert.ok(
+    run.stdout.includes(
+      "\nforged: the real files were not found, or --forged was given;\n" +
+        `\`${DENO} task firmware\` fetches the real ones\n`,
+    ),
+    run.stdout,
+  );
+});
+
+Deno.test("demo: Ctrl-C during the TU102's boot unwinds it, skips the GA102 and exits 130", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", SCRIPT, "--realistic"],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let stdout = "";
+  // The GSP image is in memory: FWSEC-FRTS, Booter and GSP-RM's 1.2 s start-up are ahead.
+  while (!stdout.includes("✓ gsp-image ")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stdout += value;
+  }
+  child.kill("SIGINT");
+  for (let r = await reader.read(); !r.done; r = await reader.read()) stdout += r.value;
+  const status = await child.status;
+  const err = await stderr;
+  assert.equal(status.code, 130, stdout + err);
+  assert.match(stdout, /\nSIGINT: stopping; unwinding what was done/);
+  assert.match(stdout, /^ {2}✗ [a-z0-9-]+ +[\d.]+ m?s {2}.*aborted/m);
+  assert.match(stdout, /\nresidue: none \(the simulated GPU is clean\)\n/);
+  assert.ok(!stdout.includes("boot ga102"), stdout);
+  assert.match(err, /^error: interrupted; the boot was unwound$/m);
+});
+
+Deno.test("demo --vbios FILE or --fuse-version N inspects instead of booting", async () => {
+  const run = await demo(["--forged", "--fuse-version", "2", "--json"]);
+  assert.equal(run.code, 0, run.stderr);
+  const doc = JSON.parse(run.stdout);
+  assert.deepEqual(Object.keys(doc), ["ok", "firmware", "vbios", "gspImage"]);
+  assert.equal(doc.vbios.fwsec.signature.chosenBy, "option");
+  const missing = await demo(["--firmware", "/nonexistent"]);
+  assertOneLineError(missing, 1, /^error: --firmware \/nonexistent: no such directory$/);
+});
+
 realFirmwareTest(
-  "demo: with the real files it says real for every chip and shows the real VBIOS",
+  "demo --inspect: with the real files it says real for every chip and shows the real VBIOS",
   DEMO_FILES,
   async () => {
-    const run = await demo([]);
+    const run = await inspect([]);
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.split("\n");
     assert.equal(lines[0], "firmware 570.144, one chip per family:");
@@ -128,8 +264,8 @@ realFirmwareTest(
   },
 );
 
-Deno.test("demo --json: 8 chips, and the FRTS patch changes only the mapper and the command", async () => {
-  const run = await demo(["--json"]);
+Deno.test("demo --inspect --json: 8 chips, and the FRTS patch changes only the mapper and the command", async () => {
+  const run = await inspect(["--json"]);
   assert.equal(run.code, 0, run.stderr);
   const doc = JSON.parse(run.stdout);
   assert.deepEqual(Object.keys(doc), ["ok", "firmware", "vbios", "gspImage"]);
@@ -168,8 +304,8 @@ Deno.test("demo --json: 8 chips, and the FRTS patch changes only the mapper and 
   }
 });
 
-Deno.test("demo --forged --json: every chip forged, a forged v3 VBIOS, debug logs on stderr", async () => {
-  const run = await demo(["--forged", "--json", "--log-level", "debug"]);
+Deno.test("demo --inspect --forged --json: every chip forged, a forged v3 VBIOS, debug logs on stderr", async () => {
+  const run = await inspect(["--forged", "--json", "--log-level", "debug"]);
   assert.equal(run.code, 0, run.stderr);
   const doc = JSON.parse(run.stdout);
   assert.deepEqual(
@@ -201,14 +337,22 @@ Deno.test("demo --forged --json: every chip forged, a forged v3 VBIOS, debug log
   }
 });
 
-Deno.test("demo: where no firmware can be found, every chip is forged and it exits 0", async () => {
+Deno.test("demo: where no firmware can be found, it boots forged files and every chip is forged", async () => {
   const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
   const denoDir: string = JSON.parse(new TextDecoder().decode(info.stdout)).denoDir;
   assert.ok(denoDir, "deno info --json has no denoDir");
   const home = await Deno.makeTempDir({ prefix: "falconry-home-" });
   try {
     const env = { HOME: home, XDG_CACHE_HOME: home, DENO_DIR: denoDir };
-    const run = await demo([], { ...env, PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" });
+    const path = Deno.env.get("PATH") ?? "/usr/bin:/bin";
+    const booted = await demo(["--json"], { ...env, PATH: path });
+    assert.equal(booted.code, 0, booted.stdout + booted.stderr);
+    const boots = JSON.parse(booted.stdout).boot;
+    assert.ok(boots.every((b: Json) => b.ok && b.residue.length === 0), booted.stdout);
+    if (!existsSync("/lib/firmware/nvidia")) {
+      assert.deepEqual(boots.map((b: Json) => b.firmware), ["forged", "forged"]);
+    }
+    const run = await inspect([], { ...env, PATH: path });
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.split("\n");
     const lookup = (name: string) => (env as Record<string, string>)[name];
@@ -239,6 +383,7 @@ Deno.test("demo --help names every option; an argument it does not know is a usa
   assert.equal(help.code, 0);
   for (
     const option of [
+      "--inspect",
       "--firmware DIR",
       "--vbios FILE",
       "--fuse-version N",
@@ -255,7 +400,7 @@ Deno.test("demo --help names every option; an argument it does not know is a usa
   assertJsonError(await demo(["extra", "--json"]), 2, "usage");
   for (const value of ["abc", "-1", "33"]) {
     assertOneLineError(
-      await demo(["--forged", `--fuse-version=${value}`]),
+      await inspect(["--forged", `--fuse-version=${value}`]),
       2,
       new RegExp(`^error: --fuse-version ${value}: expected a whole number from 0 to 32$`),
     );
@@ -271,14 +416,14 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-Deno.test("demo --vbios: fuse version 0's signature all zeros, as on production Ampere boards", async () => {
+Deno.test("demo --inspect --vbios: fuse version 0's signature all zeros, as on production Ampere boards", async () => {
   await withTempDir(async (dir) => {
     const rom = `${dir}/ampere-like.rom`;
     const { bytes } = forgeVbios({ descriptorVersion: 3, zeroSignatures: [0] });
     await Deno.writeFile(rom, bytes);
 
     // Default: the highest fuse version with a non-zero signature, and why.
-    const text = await demo(["--forged", "--vbios", rom]);
+    const text = await inspect(["--forged", "--vbios", rom]);
     assert.equal(text.code, 0, text.stdout + text.stderr);
     assert.ok(text.stdout.includes(`\nVBIOS (real ${rom}): 90.02.17.00.7B\n`), text.stdout);
     assert.ok(
@@ -294,7 +439,7 @@ Deno.test("demo --vbios: fuse version 0's signature all zeros, as on production 
       /^ {2}patched for FRTS \(command 0x15, region at 0x[0-9a-f]+, signature 2\); changed bytes/m,
     );
 
-    const json = await demo(["--forged", "--vbios", rom, "--json"]);
+    const json = await inspect(["--forged", "--vbios", rom, "--json"]);
     assert.equal(json.code, 0, json.stderr);
     const f = JSON.parse(json.stdout).vbios.fwsec;
     assert.deepEqual(
@@ -310,7 +455,7 @@ Deno.test("demo --vbios: fuse version 0's signature all zeros, as on production 
     assert.ok(assertChangesInAreas(f.frts.changedRanges, fwsec).has("signature"));
 
     // --fuse-version picks another signature.
-    const one = await demo(["--forged", "--vbios", rom, "--fuse-version", "1", "--json"]);
+    const one = await inspect(["--forged", "--vbios", rom, "--fuse-version", "1", "--json"]);
     assert.equal(one.code, 0, one.stderr);
     const chosen = JSON.parse(one.stdout).vbios.fwsec;
     assert.deepEqual(
@@ -320,11 +465,11 @@ Deno.test("demo --vbios: fuse version 0's signature all zeros, as on production 
   });
 });
 
-Deno.test("demo --fuse-version 0 on it: the FRTS patch fails naming the file, the rest stays, exit 1", async () => {
+Deno.test("demo --inspect --fuse-version 0 on it: the FRTS patch fails naming the file, the rest stays, exit 1", async () => {
   await withTempDir(async (dir) => {
     const rom = `${dir}/ampere-like.rom`;
     await Deno.writeFile(rom, forgeVbios({ descriptorVersion: 3, zeroSignatures: [0] }).bytes);
-    const text = await demo(["--forged", "--vbios", rom, "--fuse-version", "0"]);
+    const text = await inspect(["--forged", "--vbios", rom, "--fuse-version", "0"]);
     assert.equal(text.code, 1, text.stderr);
     const lines = text.stdout.split("\n");
     for (const [i, chip] of DEMO_CHIPS.entries()) {
@@ -344,7 +489,7 @@ Deno.test("demo --fuse-version 0 on it: the FRTS patch fails naming the file, th
       ),
       text.stdout,
     );
-    const json = await demo(["--forged", "--vbios", rom, "--fuse-version", "0", "--json"]);
+    const json = await inspect(["--forged", "--vbios", rom, "--fuse-version", "0", "--json"]);
     assert.equal(json.code, 1);
     const doc = JSON.parse(json.stdout);
     assert.equal(doc.ok, false);
@@ -356,14 +501,14 @@ Deno.test("demo --fuse-version 0 on it: the FRTS patch fails naming the file, th
   });
 });
 
-Deno.test("demo --vbios: a VBIOS with no non-zero signature says so", async () => {
+Deno.test("demo --inspect --vbios: a VBIOS with no non-zero signature says so", async () => {
   await withTempDir(async (dir) => {
     const rom = `${dir}/placeholders.rom`;
     await Deno.writeFile(
       rom,
       forgeVbios({ descriptorVersion: 3, zeroSignatures: [0, 1, 2] }).bytes,
     );
-    const run = await demo(["--forged", "--vbios", rom]);
+    const run = await inspect(["--forged", "--vbios", rom]);
     assert.ok(
       run.stdout.includes(
         "  signature: no fuse version has a non-zero signature, so FWSEC cannot be patched\n" +
@@ -375,11 +520,11 @@ Deno.test("demo --vbios: a VBIOS with no non-zero signature says so", async () =
   });
 });
 
-Deno.test("demo --vbios: a file that is not a VBIOS is reported in its section, naming it; the rest stays", async () => {
+Deno.test("demo --inspect --vbios: a file that is not a VBIOS is reported in its section, naming it; the rest stays", async () => {
   await withTempDir(async (dir) => {
     const booter = `${dir}/booter.bin`;
     await Deno.writeFile(booter, forgeBooter());
-    const text = await demo(["--forged", "--vbios", booter]);
+    const text = await inspect(["--forged", "--vbios", booter]);
     assert.equal(text.code, 1, text.stderr);
     assert.equal(text.stdout.split("\n")[0], "firmware 570.144, one chip per family:");
     assert.ok(
@@ -389,7 +534,7 @@ Deno.test("demo --vbios: a file that is not a VBIOS is reported in its section, 
       text.stdout,
     );
     assert.equal(text.stderr, "error: the VBIOS failed; the other sections are complete\n");
-    const json = await demo(["--forged", "--vbios", booter, "--json"]);
+    const json = await inspect(["--forged", "--vbios", booter, "--json"]);
     assert.equal(json.code, 1);
     const doc = JSON.parse(json.stdout);
     assert.equal(doc.ok, false);
@@ -399,7 +544,7 @@ Deno.test("demo --vbios: a file that is not a VBIOS is reported in its section, 
   });
 });
 
-Deno.test("demo: paths that do not exist or are the wrong kind fail at once, naming them", async () => {
+Deno.test("demo --inspect: paths that do not exist or are the wrong kind fail at once, naming them", async () => {
   await withTempDir(async (dir) => {
     const file = `${dir}/file`;
     await Deno.writeFile(file, new Uint8Array(8));
@@ -410,22 +555,22 @@ Deno.test("demo: paths that do not exist or are the wrong kind fail at once, nam
       [["--vbios", dir], `--vbios ${dir}: is a directory, not a file`],
     ];
     for (const [args, message] of cases) {
-      const run = await demo(args);
+      const run = await inspect(args);
       assertOneLineError(run, 1);
       assert.equal(run.stderr, `error: ${message}\n`);
       assert.equal(run.stdout, "");
-      const json = await demo([...args, "--json"]);
+      const json = await inspect([...args, "--json"]);
       assert.equal(assertJsonError(json, 1, "path").error.message, message);
     }
   });
 });
 
-Deno.test("demo --vbios: a sparse 4 GiB file is refused before anything is read", async () => {
+Deno.test("demo --inspect --vbios: a sparse 4 GiB file is refused before anything is read", async () => {
   await withTempDir(async (dir) => {
     const big = `${dir}/huge.rom`;
     await Deno.writeFile(big, new Uint8Array(0));
     await Deno.truncate(big, 4 * 2 ** 30); // sparse: no disk space, no time
-    const run = await demo(["--vbios", big]);
+    const run = await inspect(["--vbios", big]);
     assertOneLineError(
       run,
       1,
@@ -435,15 +580,15 @@ Deno.test("demo --vbios: a sparse 4 GiB file is refused before anything is read"
       ),
     );
     assert.equal(run.stdout, "");
-    const json = await demo(["--vbios", big, "--json"]);
+    const json = await inspect(["--vbios", big, "--json"]);
     assert.equal(assertJsonError(json, 1, "path").error.path, big);
   });
 });
 
 realVbiosTest(
-  "demo --vbios: any real VBIOS is read and patched for FRTS",
+  "demo --inspect --vbios: any real VBIOS is read and patched for FRTS",
   async (bytes, { path }) => {
-    const run = await demo(["--forged", "--vbios", path, "--json"]);
+    const run = await inspect(["--forged", "--vbios", path, "--json"]);
     assert.equal(run.code, 0, run.stdout + run.stderr);
     const { vbios } = JSON.parse(run.stdout);
     assert.equal(vbios.origin, "real");
