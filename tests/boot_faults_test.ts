@@ -1,4 +1,4 @@
-// The fault matrix of the boot (gsp/boot.ts, gsp/hal_tu102.ts) on simulated TU102 and GA102 with
+// The fault matrix of the boot (gsp/boot.ts, gsp/hal_tu102.ts) on simulated TU102, GA102 and AD102 with
 // the simulator's forged firmware:
 //
 // - every fault point the simulator registers (sim/faults.ts faultPoints()), so that a new point
@@ -82,7 +82,7 @@ const EXPECTED: Record<string, Expected> = {
   "riscv-never-active": { step: "riscv-active" },
 };
 
-const CHIPS = ["tu102", "ga102"];
+const CHIPS = ["tu102", "ga102", "ad102"];
 
 Deno.test("fault matrix: every registered fault point has an expectation", () => {
   const points = faultPoints().map((p) => p.name).sort();
