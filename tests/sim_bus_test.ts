@@ -143,8 +143,15 @@ Deno.test("bus: the access log is a bounded ring and dumps with register names",
 Deno.test("bus: poll waits on the device clock", async () => {
   const { bus, clock } = busWith();
   const scratch = regs.PBUS.SW_SCRATCH.at(1);
-  setTimeout(() => scratch.writeRaw(bus, 1), 0);
-  assert.equal(await bus.poll(scratch.address, (v) => v === 1, { timeoutMs: 50 }), 1);
+  // The value changes after the third read, whatever the machine's load: no real timer races
+  // the virtual clock.
+  let reads = 0;
+  const becomesOne = (v: number) => {
+    if (++reads === 3) scratch.writeRaw(bus, 1);
+    return v === 1;
+  };
+  assert.equal(await bus.poll(scratch.address, becomesOne, { timeoutMs: 50, intervalMs: 1 }), 1);
+  assert.equal(reads, 4);
   await assert.rejects(
     bus.poll(scratch.address, (v) => v === 2, { timeoutMs: 40, intervalMs: 10 }),
     HardwareTimeoutError,
