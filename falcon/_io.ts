@@ -34,7 +34,7 @@ import type { FalconWait } from "./timeouts.ts";
  * ```ts
  * import assert from "node:assert/strict";
  * import { chipByName } from "../chips/chips.ts";
- * import { SimulatedGpu } from "../sim/simulated_gpu.ts";
+ * import { SimulatedGpu } from "../sim/mod.ts";
  * import { GpuStoppedAnsweringError } from "./gpu_stopped_answering.ts";
  * import { FalconIo } from "./_io.ts";
  *

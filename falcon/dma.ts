@@ -20,7 +20,7 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import { chipByName } from "../chips/chips.ts";
- * import { SimulatedGpu } from "../sim/simulated_gpu.ts";
+ * import { SimulatedGpu } from "../sim/mod.ts";
  * import { FalconIo } from "./_io.ts";
  * import { dmaLoad } from "./dma.ts";
  * import { planFalconLoad } from "./load_plan.ts";

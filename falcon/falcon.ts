@@ -19,7 +19,7 @@
  * import assert from "node:assert/strict";
  * import { booterLoadMap, parseBooter, patchBooter } from "../firmware/booter.ts";
  * import { forgeBooter } from "../firmware/forge/hs_firmware.ts";
- * import { SimulatedGpu } from "../sim/simulated_gpu.ts";
+ * import { SimulatedGpu } from "../sim/mod.ts";
  * import { Falcon } from "./falcon.ts";
  *
  * await using gpu = new SimulatedGpu({

@@ -20,7 +20,7 @@
  * @example Reset a simulated GA102's GSP, DMA an image in, run it, read the mailboxes
  * ```ts
  * import assert from "node:assert/strict";
- * import { SimulatedGpu } from "../sim/simulated_gpu.ts";
+ * import { SimulatedGpu } from "../sim/mod.ts";
  * import { Falcon } from "./mod.ts";
  *
  * await using gpu = new SimulatedGpu({

@@ -22,8 +22,7 @@
  * @example A full boot and unload of a simulated TU102 (forged firmware)
  * ```ts
  * import assert from "node:assert/strict";
- * import { forgedFirmwareFiles } from "../sim/execution/firmware_set.ts";
- * import { SimulatedGpu } from "../sim/simulated_gpu.ts";
+ * import { forgedFirmwareFiles, SimulatedGpu } from "../sim/mod.ts";
  * import { bootGsp } from "./boot.ts";
  *
  * const dir = await Deno.makeTempDir();

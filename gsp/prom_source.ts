@@ -14,7 +14,7 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import { extractFwsec } from "../firmware/fwsec/extract.ts";
- * import { SimulatedGpu } from "../sim/simulated_gpu.ts";
+ * import { SimulatedGpu } from "../sim/mod.ts";
  * import { PromSource } from "./prom_source.ts";
  *
  * await using gpu = new SimulatedGpu({ chip: "ga102" });

@@ -26,8 +26,7 @@
  * @example Unloading a GSP a simulated "earlier process" left running
  * ```ts
  * import assert from "node:assert/strict";
- * import { forgedFirmwareFiles } from "../sim/execution/firmware_set.ts";
- * import { SimulatedGpu } from "../sim/simulated_gpu.ts";
+ * import { forgedFirmwareFiles, SimulatedGpu } from "../sim/mod.ts";
  * import { bootGsp } from "./boot.ts";
  * import { unloadGsp } from "./unload.ts";
  *
