@@ -1,4 +1,4 @@
-// The GA102 boot flow driven by hand through raw register writes
+// The GA102 and AD102 boot flows driven by hand through raw register writes
 // (tests/_hand_boot.ts, straight from ../shared/reference/nova-core-boot.md),
 // on a SimulatedGpu with its forged VBIOS, whose fuse-version-0 FWSEC
 // signature is all zeros as on production boards: the real linux-firmware
@@ -10,17 +10,18 @@ import assert from "node:assert/strict";
 import { checkFlow, forgedFirmware, realFirmware, simulatedGpuFor } from "./_hand_boot.ts";
 import { realFirmwareRoot, REQUIRE_REAL } from "./_real.ts";
 
-const CHIP = "ga102";
 const root = realFirmwareRoot();
-const realSet = root ? await realFirmware(CHIP, root) : undefined;
+const cases = [];
+for (const CHIP of ["ga102", "ad102"]) {
+  const realSet = root ? await realFirmware(CHIP, root) : undefined;
+  cases.push(
+    { CHIP, label: "real 570.144 firmware", fw: realSet },
+    { CHIP, label: "forged firmware", fw: forgedFirmware(CHIP) },
+  );
+}
 
-const cases = [
-  { label: "real 570.144 firmware", fw: realSet },
-  { label: "forged firmware", fw: forgedFirmware(CHIP) },
-];
-
-for (const { label, fw } of cases) {
-  const name = `GA102 hand-driven boot and unload: ${label}, forged VBIOS`;
+for (const { CHIP, label, fw } of cases) {
+  const name = `${CHIP.toUpperCase()} hand-driven boot and unload: ${label}, forged VBIOS`;
   if (!fw && !REQUIRE_REAL) {
     const reason = "real firmware missing; run `deno task firmware`";
     Deno.test({ name: `${name} (skipped: ${reason})`, ignore: true, fn: () => {} });
