@@ -2,7 +2,7 @@
 // (a PRI error or all ones is "the GPU stopped answering", never data), WPR2, the VRAM size and
 // VGA workspace the FB layout needs, the sysmem flush page (reference §3.5, §3.7, §3.11).
 
-import type { ChipInfo } from "../chips/chips.ts";
+import { chipByName, type ChipInfo } from "../chips/chips.ts";
 import { GpuStoppedAnsweringError } from "../falcon/gpu_stopped_answering.ts";
 import type { DmaAllocator, DmaBuffer } from "../pci/device.ts";
 import type { Mmio } from "../pci/mmio.ts";
@@ -13,7 +13,7 @@ import type { FbLayoutInput, MmuLockInput, VgaWorkspaceInput } from "./fb_layout
 
 const MiB = 1 << 20;
 /** GA100 is the last chip of the TU102 FB HAL (LOCAL_MEMORY_RANGE). */
-const GA100 = 0x170;
+const GA100 = chipByName("ga100")!.chipsetId;
 
 /** Read a register; a PRI error or all ones throws. */
 export function readChecked(bar: Pick<Mmio, "read32">, reg: BoundRegister<string>): number {

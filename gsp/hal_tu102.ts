@@ -44,7 +44,7 @@ import type { ChipInfo } from "../chips/chips.ts";
 import { familyOf } from "../chips/chips.ts";
 import { type BooterFirmware, booterLoadMap, patchBooter } from "../firmware/booter.ts";
 import { extractFwsec, type FwsecFirmware } from "../firmware/fwsec/extract.ts";
-import { radix3Layout } from "../firmware/radix3.ts";
+import { GSP_PAGE_SIZE as PAGE, radix3Layout } from "../firmware/radix3.ts";
 import type { Falcon } from "../falcon/falcon.ts";
 import { GpuStoppedAnsweringError } from "../falcon/gpu_stopped_answering.ts";
 import { loadGspImage } from "../loader/gsp_image.ts";
@@ -79,7 +79,6 @@ const log = getLogger(["falconry", "gsp", "hal_tu102"]);
 export const GFW_BOOT_WAIT = { intervalMs: 1, timeoutMs: 4000 } as const;
 /** MAILBOX0/1 Booter-unload starts with (a sentinel, §6.2). */
 const BOOTER_UNLOAD_SENTINEL = 0xff;
-const PAGE = 4096;
 
 // -------------------------------------------------------------------------------------------------
 // The unload bundle

@@ -40,8 +40,10 @@
 
 import type { DmaAllocator, DmaBuffer } from "../pci/device.ts";
 
+import { GSP_PAGE_SIZE } from "../firmware/radix3.ts";
+
 /** GSP page: the unit of queue slots, pointers and page table entries. */
-export const GSP_PAGE_SIZE = 0x1000;
+export { GSP_PAGE_SIZE };
 
 const QUEUE_SIZE = 0x40000;
 const QUEUE_PAGES = (2 * QUEUE_SIZE) / GSP_PAGE_SIZE;
