@@ -54,6 +54,25 @@ export type { BootGspOptions, Gsp } from "./gsp/boot.ts";
 export { bootGsp, unloadGsp } from "./gsp/boot.ts";
 export type { BootStepEvent } from "./gsp/boot_steps.ts";
 export { GspBootError } from "./gsp/boot_steps.ts";
+export type { FspBootPhase } from "./gsp/fsp_phase.ts";
+export { PhasedBootError } from "./gsp/fsp_phase.ts";
+export type {
+  FalconCondition,
+  RecoverOptions,
+  RecoveryReport,
+  RecoveryRung,
+  RecoveryState,
+  RungEvent,
+  RungName,
+  RungOutcome,
+} from "./gsp/recover.ts";
+export { checkGpuClean, GpuNeedsResetError, recover, RECOVERY_RUNGS } from "./gsp/recover.ts";
+export type { CrashBundle, CrashFailure } from "./gsp/crash_bundle.ts";
+export { CrashBundleError, readCrashBundle } from "./gsp/crash_bundle.ts";
+export type { CrashCause } from "./gsp/crash_recorder.ts";
+export { recordCrashBundle } from "./gsp/crash_recorder.ts";
+export type { PendingRpc, RpcHistorySnapshot, RpcRecord } from "./gsp/rpc_history.ts";
+export { formatRpcHistory } from "./gsp/rpc_history.ts";
 
 // Firmware: parse, patch, describe (pure; bytes in, no hardware).
 export type { ByteSource } from "./firmware/byte_source.ts";
@@ -149,7 +168,11 @@ export type {
   DeviceReset,
   DmaAllocator,
   DmaBuffer,
+  ResetMethod,
 } from "./pci/device.ts";
+export { ResetRefusedError } from "./pci/reset_error.ts";
+export type { ResetQuirk, ResetQuirkKind, ResetQuirkStatus } from "./pci/reset_quirks.ts";
+export { describeQuirk, RESET_QUIRKS, resetQuirksFor } from "./pci/reset_quirks.ts";
 export type { Clock } from "./pci/clock.ts";
 export { ManualClock, systemClock } from "./pci/clock.ts";
 export type { Mmio, PollOptions } from "./pci/mmio.ts";
@@ -158,3 +181,17 @@ export type { OpenDeviceOptions } from "./pci/open.ts";
 export { openDevice } from "./pci/open.ts";
 export type { SysfsPciDevice } from "./pci/sysfs.ts";
 export { listNvidiaGpus } from "./pci/sysfs.ts";
+
+// A whole host: every GPU booted at once, and traces of what happened.
+export type {
+  BootAllOptions,
+  BootAllResult,
+  GpuStep,
+  GpuStepEvent,
+  HostBoot,
+  Residue,
+  UnloadAllResult,
+} from "./boot_all.ts";
+export { bootAll, bootTargets, isolationFor } from "./boot_all.ts";
+export type { DeviceTracer, TraceDocument, TraceEvent, TraceSpan, TrackAnchor } from "./trace.ts";
+export { traceDevice, TraceRecorder, TraceTrack, wallNow } from "./trace.ts";

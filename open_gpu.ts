@@ -64,6 +64,34 @@ export interface SimGpuTarget {
 export type OpenGpuTarget = string | SimGpuTarget;
 
 /** The files a boot loads, by their firmware-root paths, for the simulator to recognise. */
+/** One read of a firmware file, shared while the file stays the same (path, size, mtime, inode). */
+interface FirmwareRead {
+  readonly identity: string;
+  readonly bytes: Promise<Uint8Array>;
+}
+
+/**
+ * Firmware bytes already read in this process. Simulated GPUs opened one after another (or eight
+ * at once by `bootAll`) then share one copy: no second 63 MB read, and the simulator's hash cache,
+ * which is keyed by the array, hashes the image once. The simulator never writes into these bytes.
+ */
+const firmwareReads = new Map<string, FirmwareRead>();
+
+async function readFirmwareFile(path: string): Promise<Uint8Array> {
+  const stat = await Deno.stat(path);
+  const identity = `${stat.size}:${stat.mtime?.getTime()}:${stat.ino}`;
+  const known = firmwareReads.get(path);
+  if (known?.identity === identity) return await known.bytes;
+  const bytes = Deno.readFile(path);
+  firmwareReads.set(path, { identity, bytes });
+  try {
+    return await bytes;
+  } catch (e) {
+    firmwareReads.delete(path);
+    throw e;
+  }
+}
+
 async function bootFirmwareBytes(
   chipName: string,
   dir: string | undefined,
@@ -75,7 +103,7 @@ async function bootFirmwareBytes(
     const bytes: Record<string, Uint8Array> = {};
     for (const file of files) {
       try {
-        bytes[file.path] = await Deno.readFile(`${root}/${file.path}`);
+        bytes[file.path] = await readFirmwareFile(`${root}/${file.path}`);
       } catch (e) {
         if (!(e instanceof Deno.errors.NotFound) && !(e instanceof Deno.errors.NotADirectory)) {
           throw e;

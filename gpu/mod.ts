@@ -27,3 +27,4 @@
  */
 export * from "./identify.ts";
 export * from "./probe.ts";
+export * from "./prometheus.ts";

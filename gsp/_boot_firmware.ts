@@ -31,6 +31,15 @@ export interface BootGspOptions {
   signal?: AbortSignal;
   /** Called for every step event. */
   onStep?: (event: BootStepEvent) => void;
+  /**
+   * Where `bootGsp` writes a crash bundle when a step of the boot (or of its
+   * unload) fails: the GPU's registers, the GSP log buffers and the RPC
+   * history as they were when the step failed, before any unwinding
+   * (`crash_recorder.ts`). The folder must not exist, or be empty; it is
+   * created only on a failure. The error then names it in `crashBundle`.
+   * Default: no bundle.
+   */
+  crashDir?: string;
 }
 
 /**

@@ -1,16 +1,18 @@
 /**
- * Boot the GSP of a Turing, Ampere or Ada GPU and hand it over as a
- * {@linkcode Gsp} whose disposal unloads it (reference §3.0, §3.10, §6):
+ * Boot the GSP of a Turing, Ampere, Ada or Hopper GPU and hand it over as a
+ * {@linkcode Gsp} whose disposal unloads it (reference §3.0, §3.10, §4, §6):
  *
  * 1. `identify` the chip; `firmware`: locate, verify and parse its set;
  * 2. allocate the LibOS arguments, log buffers and RPC queues;
- * 3. the family's HAL boot (`hal_tu102.ts`): GFW boot, the WPR2 check, the
- *    sysmem flush page, the VBIOS, the GSP image, FWSEC-FRTS, Booter-load.
- *    It unwinds its own failures;
+ * 3. the family's HAL boot (`hal.ts`). `hal_tu102.ts`: GFW boot, the WPR2
+ *    check, the sysmem flush page, the VBIOS, the GSP image, FWSEC-FRTS,
+ *    Booter-load. `hal_gh100.ts`: the FSP's secure boot, the FMC boot args,
+ *    the chain-of-trust message and its response, the lockdown release,
+ *    unwound by phase. Each unwinds its own failures;
  * 4. from here a guard holds the full unload (UNLOADING_GUEST_DRIVER, the
  *    wait for suspend, the HAL's unload bundle) for any later failure:
  *    `riscv-active` (the OS register, then RISC-V active), `system-info`,
- *    `registry`, `sequencer`, `init-done`, `static-info`;
+ *    `registry`, `sequencer` (the SEC2 path only), `init-done`, `static-info`;
  * 5. on success the guard's resources move into the returned `Gsp`.
  *
  * Every failure is a `GspBootError` (a `BootError`) naming the step, with
@@ -69,6 +71,7 @@ import { waitInitDone } from "./init_done.ts";
 import { GspShutdown } from "./unload.ts";
 import { hex } from "./_hw.ts";
 import { type BootGspOptions, identifyAndLoadFirmware } from "./_boot_firmware.ts";
+import { CrashRecorder } from "./crash_recorder.ts";
 
 export type { BootGspOptions };
 
@@ -169,7 +172,7 @@ class RunningGsp implements Gsp {
     stack: AsyncDisposableStack,
     options: { signal?: AbortSignal; onStep?: BootStepListener },
   ): Promise<void> {
-    this.#context.steps = new BootSteps(this.#clock, options.onStep);
+    this.#context.steps = new BootSteps(this.#clock, options.onStep, this.#context.steps.onFailure);
     this.#context.signal = options.signal;
     try {
       await stack.disposeAsync();
@@ -199,7 +202,9 @@ class RunningGsp implements Gsp {
  */
 export async function bootGsp(device: Device, options: BootGspOptions = {}): Promise<Gsp> {
   const { signal } = options;
-  const steps = new BootSteps(device.clock, options.onStep);
+  const evidence = new CrashRecorder(device, options.crashDir); // a crash bundle before unwinding
+  const steps = new BootSteps(device.clock, options.onStep, evidence.onFailure);
+  let halBooted: HalBooted | undefined; // names a later failure (the FSP path: its phase)
   try {
     const { chip, firmware } = await identifyAndLoadFirmware(device, steps, options);
     const regs = chipRegisters(chip);
@@ -208,16 +213,19 @@ export async function bootGsp(device: Device, options: BootGspOptions = {}): Pro
 
     await using stack = new AsyncDisposableStack();
     const bootArgs = stack.use(GspBootArgs.allocate(device.dma, chip.family));
+    evidence.add({ chip, firmware, logs: bootArgs.logs });
     const hal = gspHalFor(chip);
     const booted: HalBooted = stack.use(
       await hal.boot({ device, chip, regs, gsp, sec2, firmware, bootArgs, steps, signal }),
     );
+    halBooted = booted;
     const context = booted.unloadContext;
     const queues = new GspMessageQueues(bootArgs.sharedMemory, {
       bar: device.bar0,
       chip,
       clock: device.clock,
     });
+    evidence.add({ rpcHistory: queues.history });
     // From here on, a failure runs the full unload: the shutdown RPC first, then the bundle.
     stack.use(new GspShutdown({ device, chip, gsp, queues, context }));
 
@@ -238,18 +246,21 @@ export async function bootGsp(device: Device, options: BootGspOptions = {}): Pro
         revision: device.info.revision,
       }, { signal }));
     await steps.run("registry", () => sendRegistry(queues, undefined, { signal }));
-    await steps.run("sequencer", async () => {
-      const result = await receiveAndRunSequencer(queues, {
-        bar: device.bar0,
-        clock: device.clock,
-        chip,
-        falcon: sequencerFalconOps(gsp, sec2),
-        libosArgsAddress: bootArgs.address,
-        osVersion: booted.osVersion,
-        signal,
+    // The FSP path (GH100 HAL) has no CPU sequencer.
+    if (hal.cpuSequencer !== false) {
+      await steps.run("sequencer", async () => {
+        const result = await receiveAndRunSequencer(queues, {
+          bar: device.bar0,
+          clock: device.clock,
+          chip,
+          falcon: sequencerFalconOps(gsp, sec2),
+          libosArgsAddress: bootArgs.address,
+          osVersion: booted.osVersion,
+          signal,
+        });
+        return { detail: `${result.executed} commands` };
       });
-      return { detail: `${result.executed} commands` };
-    });
+    }
     await steps.run("init-done", () => waitInitDone(queues, { signal }));
     const info = await steps.run("static-info", async () => {
       const info = await getGspStaticInfo(queues, { signal });
@@ -272,7 +283,8 @@ export async function bootGsp(device: Device, options: BootGspOptions = {}): Pro
       steps: steps.completed,
     });
   } catch (e) {
-    throw toBootError(e, "identify");
+    const error = toBootError(e, "identify");
+    throw halBooted?.failed?.(error) ?? error;
   }
 }
 

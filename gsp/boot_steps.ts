@@ -61,8 +61,40 @@ export const UNLOAD_STEPS = [
   "falcon-reset",
 ] as const;
 
+/**
+ * The boot steps of the FSP path (GH100), in the order they run: no sequencer
+ * (the FSP brings up the GSP's RISC-V core itself).
+ */
+export const GH100_BOOT_STEPS = [
+  "identify",
+  "firmware",
+  "fsp-secure-boot",
+  "fmc-boot-args",
+  "fsp-cot-send",
+  "fsp-cot-response",
+  "lockdown-release",
+  "riscv-active",
+  "system-info",
+  "registry",
+  "init-done",
+  "static-info",
+] as const;
+
+/** The unload steps of the FSP path (GH100), in the order they run. */
+export const GH100_UNLOAD_STEPS = [
+  "unloading-guest-driver",
+  "gsp-suspend",
+  "gsp-halt",
+  "falcon-reset",
+  "function-reset",
+] as const;
+
 /** A step's stable kebab-case name. */
-export type BootStepName = (typeof BOOT_STEPS)[number] | (typeof UNLOAD_STEPS)[number];
+export type BootStepName =
+  | (typeof BOOT_STEPS)[number]
+  | (typeof UNLOAD_STEPS)[number]
+  | (typeof GH100_BOOT_STEPS)[number]
+  | (typeof GH100_UNLOAD_STEPS)[number];
 
 /** One step as it runs; the CLI shows these live. */
 export interface BootStepEvent {
@@ -137,6 +169,10 @@ export class GspBootError extends BootError {
   cleanupErrors: unknown[] = [];
   /** The `SuppressedError` the unwinding produced (its innermost `suppressed` is this error). */
   cleanup?: SuppressedError;
+  /** Where the crash bundle of this failure was written (`BootGspOptions.crashDir`). */
+  crashBundle?: string;
+  /** Why the crash bundle could not be written, when it could not. */
+  crashBundleError?: string;
 
   /**
    * Construct it.
@@ -237,10 +273,53 @@ export interface CompletedStep {
   readonly ms: number;
 }
 
-/** Runs steps: times them, reports them, names their failures. */
+/** What a {@linkcode StepFailureHook} is told about a failed step. */
+export interface StepFailure {
+  /** The step that failed. */
+  readonly step: string;
+  /** Its error, not yet thrown: nothing has been unwound. */
+  readonly error: GspBootError;
+  /** How long the step ran, on the device's clock. */
+  readonly ms: number;
+  /** The steps that finished before it, in order. */
+  readonly completed: readonly CompletedStep[];
+}
+
+/**
+ * Called when a step fails, inside {@linkcode BootSteps.run} and awaited
+ * before the error leaves it: the HALs unwind their own failures when their
+ * `using` scope exits, so this is the last moment at which the GPU still
+ * holds the state of the failure (a crash bundle is captured here). What it
+ * throws is logged and never replaces the step's error.
+ */
+export type StepFailureHook = (failure: StepFailure) => Promise<void> | void;
+
+/**
+ * Runs steps: times them, reports them, names their failures.
+ *
+ * @example A failure hook sees the failure before the caller's cleanup runs
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ManualClock } from "../pci/clock.ts";
+ * import { BootSteps } from "./boot_steps.ts";
+ *
+ * const seen: string[] = [];
+ * const steps = new BootSteps(new ManualClock(), undefined, (f) => {
+ *   seen.push(`hook ${f.step}`);
+ * });
+ * await assert.rejects(async () => {
+ *   await using stack = new AsyncDisposableStack();
+ *   stack.defer(() => void seen.push("unwound"));
+ *   await steps.run("booter-load", () => Promise.reject(new Error("MBOX0 0x8")));
+ * });
+ * assert.deepEqual(seen, ["hook booter-load", "unwound"]);
+ * ```
+ */
 export class BootSteps {
   readonly #clock: Clock;
   readonly #listener?: BootStepListener;
+  /** Called for a failed step before its error propagates (see {@linkcode StepFailureHook}). */
+  readonly onFailure?: StepFailureHook;
   /** The steps that finished, in order. */
   readonly completed: CompletedStep[] = [];
 
@@ -249,10 +328,24 @@ export class BootSteps {
    *
    * @param clock The device's clock.
    * @param listener Called for every event (errors it throws are logged and ignored).
+   * @param onFailure Awaited when a step fails, before its error leaves {@linkcode run}.
    */
-  constructor(clock: Clock, listener?: BootStepListener) {
+  constructor(clock: Clock, listener?: BootStepListener, onFailure?: StepFailureHook) {
     this.#clock = clock;
     this.#listener = listener;
+    this.onFailure = onFailure;
+  }
+
+  async #failureHook(failure: StepFailure): Promise<void> {
+    if (!this.onFailure) return;
+    try {
+      await this.onFailure(failure);
+    } catch (e) {
+      log.warn("the failure hook of {step} threw: {error}", {
+        step: failure.step,
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
   }
 
   #emit(event: BootStepEvent): void {
@@ -274,7 +367,7 @@ export class BootSteps {
    * @param step Its name.
    * @param body The work; it may return a detail line as `{ detail }`.
    * @returns What `body` returned.
-   * @throws {GspBootError} Naming the step, with the cause inside.
+   * @throws {GspBootError} Naming the step, with the cause inside (after the failure hook ran).
    */
   async run<T>(step: BootStepName, body: () => Promise<T>): Promise<T> {
     const started = this.#clock.now();
@@ -301,6 +394,7 @@ export class BootSteps {
         ms: ms.toFixed(3),
         error: error.message,
       });
+      await this.#failureHook({ step, error, ms, completed: [...this.completed] });
       throw error;
     }
   }

@@ -6,16 +6,22 @@
  * resources it holds (DMA memory, the falcons, the sysmem flush page, WPR2)
  * and its unload bundle, built at boot time.
  *
- * Only the TU102 family (Turing, GA100, GA10x, Ada; the SEC2 path) has a
- * HAL here: `hal_tu102.ts`. Hopper and Blackwell (the FSP path) are refused.
+ * Two HALs, chosen by the chip's boot path (`chips/chips.ts`):
  *
- * @example Which chips have a boot HAL
+ * - `hal_tu102.ts`: the TU102 family (Turing, GA100, GA10x, Ada; the SEC2
+ *   path: FWSEC-FRTS, Booter), with the CPU sequencer after it;
+ * - `hal_gh100.ts`: Hopper, and Blackwell where its facts are known (the
+ *   FSP path: the chain-of-trust message, the lockdown release), without a
+ *   CPU sequencer, its unwinding staged by phase.
+ *
+ * @example Which chips boot through which HAL
  * ```ts
  * import assert from "node:assert/strict";
  * import { chipByName } from "../chips/chips.ts";
  * import { gspHalFor } from "./hal.ts";
  * assert.equal(gspHalFor(chipByName("ad102")!).name, "tu102");
- * assert.throws(() => gspHalFor(chipByName("gh100")!), /no boot HAL/);
+ * assert.equal(gspHalFor(chipByName("gh100")!).name, "gh100");
+ * assert.equal(gspHalFor(chipByName("gh100")!).cpuSequencer, false);
  * ```
  *
  * @module
@@ -27,7 +33,8 @@ import type { Falcon } from "../falcon/falcon.ts";
 import type { FirmwareSet } from "../loader/firmware_set.ts";
 import type { Device } from "../pci/device.ts";
 import type { ChipRegisters } from "../registers/bind.ts";
-import type { BootSteps } from "./boot_steps.ts";
+import type { BootSteps, GspBootError } from "./boot_steps.ts";
+import { GH100_GSP_HAL } from "./hal_gh100.ts";
 import { TU102_GSP_HAL } from "./hal_tu102.ts";
 import type { GspBootArgs } from "./libos_args.ts";
 
@@ -71,12 +78,22 @@ export interface HalBooted extends AsyncDisposable {
   readonly hasUnloadBundle: boolean;
   /** Where the unload bundle runs when this is disposed (set before an explicit unload). */
   readonly unloadContext: UnloadContext;
+  /**
+   * What a failure of a later (common) step becomes: the FSP path names its
+   * phase (`after-response`). Absent: the error as it is.
+   */
+  failed?(error: GspBootError): GspBootError;
 }
 
 /** A family's boot HAL. */
 export interface GspHal {
   /** The HAL's name. */
   readonly name: string;
+  /**
+   * Whether GSP-RM asks the host to run the CPU sequencer after SET_REGISTRY
+   * (the SEC2 path); `false` on the FSP path. Absent means it does.
+   */
+  readonly cpuSequencer?: boolean;
   /**
    * Boot up to Booter-load; unwind locally on failure.
    *
@@ -95,21 +112,24 @@ export class UnsupportedBootError extends FalconryError {
    * @param chip The chip.
    */
   constructor(readonly chip: ChipInfo) {
-    super(
-      `${chip.name} (${chip.arch}) has no boot HAL: falconry boots the SEC2 path (Turing, ` +
-        "Ampere, Ada) only",
-    );
+    super(`${chip.name} (${chip.arch}) has no boot HAL`);
   }
 }
+
+const HAL_BY_BOOT_PATH: Readonly<Record<string, GspHal | undefined>> = Object.freeze({
+  sec2: TU102_GSP_HAL,
+  fsp: GH100_GSP_HAL,
+});
 
 /**
  * The boot HAL of a chip.
  *
  * @param chip The chip.
- * @returns Its HAL.
- * @throws {UnsupportedBootError} For Hopper and Blackwell.
+ * @returns Its HAL: by boot path, SEC2 (TU102 HAL) or FSP (GH100 HAL).
+ * @throws {UnsupportedBootError} For a boot path without a HAL.
  */
 export function gspHalFor(chip: ChipInfo): GspHal {
-  if (familyOf(chip).bootPath === "sec2") return TU102_GSP_HAL;
-  throw new UnsupportedBootError(chip);
+  const hal = HAL_BY_BOOT_PATH[familyOf(chip).bootPath];
+  if (!hal) throw new UnsupportedBootError(chip);
+  return hal;
 }

@@ -290,7 +290,7 @@ function checkWpr2Clear(ctx: GspBootContext): { detail: string } {
   if (wpr2) {
     throw new Error(
       `WPR2 is already set (${hex(wpr2.start)}..${hex(wpr2.end)}): the GPU needs reset ` +
-        "(an earlier boot left GSP-RM running; unload it, or reset the GPU)",
+        "(an earlier boot left GSP-RM running): run reset.ts or boot --recover, or recover() in code",
     );
   }
   return { detail: "WPR2 clear" };

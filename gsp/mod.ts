@@ -66,3 +66,18 @@ export {
 } from "./hal_tu102.ts";
 export * from "./boot.ts";
 export { GspShutdown, type GspShutdownInit } from "./unload.ts";
+export * from "./rpc_history.ts";
+export * from "./crash_capture.ts";
+export * from "./crash_bundle.ts";
+export * from "./crash_recorder.ts";
+export * from "./recover.ts";
+export * from "./hal_gh100.ts";
+export * from "./fsp_phase.ts";
+export * from "./fsp_message.ts";
+export * from "./fsp_boot_params.ts";
+export * from "./fsp_queue.ts";
+export * from "./fsp_family.ts";
+export * from "./fsp_waits.ts";
+export * from "./fsp_lockdown.ts";
+export * from "./fsp_flush_page.ts";
+export * from "./fsp_gsp_memory.ts";

@@ -60,6 +60,7 @@ import {
   type RpcHeader,
   rpcName,
 } from "./rpc.ts";
+import { RpcHistory, type RpcHistorySnapshot, summarizeRpcHistory } from "./rpc_history.ts";
 import {
   GSP_PAGE_SIZE,
   type GspSharedMemory,
@@ -362,10 +363,29 @@ export function splitCommand(fn: number, payload: Uint8Array): OutgoingMessage[]
   return parts;
 }
 
-/** Waiting for a message from GSP-RM took longer than its timeout. */
+/**
+ * Waiting for a message from GSP-RM took longer than its timeout. The
+ * message ends with the RPC history (the pending RPC, the last ones sent and
+ * received); `rpcHistory` holds all of it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ManualClock } from "../pci/clock.ts";
+ * import { GspReceiveTimeoutError } from "./msgq.ts";
+ * import { RpcHistory } from "./rpc_history.ts";
+ * const history = new RpcHistory({ clock: new ManualClock() });
+ * history.awaiting(0x1001, "event");
+ * const e = new GspReceiveTimeoutError("GSP_INIT_DONE", 0, 5000, history.snapshot());
+ * assert.match(e.message, /RPC history: pending GSP_INIT_DONE/);
+ * assert.equal(e.rpcHistory?.pending?.name, "GSP_INIT_DONE");
+ * ```
+ */
 export class GspReceiveTimeoutError extends HardwareTimeoutError {
   /** What was awaited (`GSP_INIT_DONE`, `a reply to GET_GSP_STATIC_INFO`). */
   readonly awaited: string;
+  /** The RPC history when time ran out. */
+  readonly rpcHistory?: RpcHistorySnapshot;
 
   /**
    * Construct it.
@@ -373,10 +393,60 @@ export class GspReceiveTimeoutError extends HardwareTimeoutError {
    * @param awaited What was awaited.
    * @param lastValue The status queue's write pointer when time ran out.
    * @param timeoutMs The timeout.
+   * @param rpcHistory The RPC history then.
    */
-  constructor(awaited: string, lastValue: number, timeoutMs: number) {
+  constructor(
+    awaited: string,
+    lastValue: number,
+    timeoutMs: number,
+    rpcHistory?: RpcHistorySnapshot,
+  ) {
     super(`GSP status queue write pointer, waiting for ${awaited}`, lastValue, timeoutMs);
     this.awaited = awaited;
+    this.rpcHistory = rpcHistory;
+    if (rpcHistory) this.message += `; RPC history: ${summarizeRpcHistory(rpcHistory)}`;
+  }
+}
+
+/**
+ * GSP-RM freed no room in the command queue in time (it stopped reading
+ * commands). The message ends with the RPC history; `rpcHistory` holds all
+ * of it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HardwareTimeoutError } from "../errors.ts";
+ * import { ManualClock } from "../pci/clock.ts";
+ * import { GspSendTimeoutError } from "./msgq.ts";
+ * import { RpcHistory } from "./rpc_history.ts";
+ * const history = new RpcHistory({ clock: new ManualClock() });
+ * const e = new GspSendTimeoutError("GSP command queue free slots", 0, 1000, history.snapshot());
+ * assert(e instanceof HardwareTimeoutError);
+ * assert.match(e.message, /RPC history: nothing pending; nothing sent/);
+ * ```
+ */
+export class GspSendTimeoutError extends HardwareTimeoutError {
+  /** The RPC history when time ran out. */
+  readonly rpcHistory: RpcHistorySnapshot;
+
+  /**
+   * Construct it.
+   *
+   * @param register What was polled.
+   * @param lastValue The free slots when time ran out.
+   * @param timeoutMs The timeout.
+   * @param rpcHistory The RPC history then.
+   */
+  constructor(
+    register: string,
+    lastValue: number,
+    timeoutMs: number,
+    rpcHistory: RpcHistorySnapshot,
+  ) {
+    super(register, lastValue, timeoutMs);
+    this.rpcHistory = rpcHistory;
+    this.message += `; RPC history: ${summarizeRpcHistory(rpcHistory)}`;
   }
 }
 
@@ -396,6 +466,8 @@ export interface MessageQueueOptions {
   readonly chip: string | ChipInfo;
   /** The device's clock. */
   readonly clock: Clock;
+  /** Messages the RPC history keeps per direction; default `RPC_HISTORY_CAPACITY` (32). */
+  readonly historyCapacity?: number;
 }
 
 /**
@@ -443,6 +515,8 @@ export class GspMessageQueues {
   received = 0;
   /** Messages consumed and skipped by {@linkcode waitFor}. */
   skipped = 0;
+  /** The last messages in each direction and the pending wait, on the device's clock. */
+  readonly history: RpcHistory;
 
   /**
    * Construct it over laid-out shared memory.
@@ -455,6 +529,7 @@ export class GspMessageQueues {
     this.#bar = options.bar;
     this.#clock = options.clock;
     this.#doorbell = chipRegisters(options.chip).PGSP.QUEUE_HEAD.at(0);
+    this.history = new RpcHistory({ clock: options.clock, capacity: options.historyCapacity });
   }
 
   /** The next command's `seqNum`. */
@@ -487,7 +562,7 @@ export class GspMessageQueues {
    * @param fn Function number.
    * @param payload Payload bytes.
    * @param options Abort signal.
-   * @throws {HardwareTimeoutError} when GSP-RM frees no space within 1 s.
+   * @throws {GspSendTimeoutError} when GSP-RM frees no space within 1 s.
    */
   async send(
     fn: number,
@@ -503,13 +578,24 @@ export class GspMessageQueues {
     const element = encodeElement(this.#txSeqNum, part.function, part.payload);
     const slots = element.length / GSP_PAGE_SIZE;
     if (this.freeSlots() < slots) {
-      await pollValue(() => this.freeSlots(), (free) => free >= slots, {
-        timeoutMs: QUEUE_TIMEOUTS.spaceTimeoutMs,
-        intervalMs: QUEUE_TIMEOUTS.spaceIntervalMs,
-        clock: this.#clock,
-        signal,
-        name: `GSP command queue free slots (${rpcName(part.function)} needs ${slots})`,
-      });
+      const name = `GSP command queue free slots (${rpcName(part.function)} needs ${slots})`;
+      try {
+        await pollValue(() => this.freeSlots(), (free) => free >= slots, {
+          timeoutMs: QUEUE_TIMEOUTS.spaceTimeoutMs,
+          intervalMs: QUEUE_TIMEOUTS.spaceIntervalMs,
+          clock: this.#clock,
+          signal,
+          name,
+        });
+      } catch (error) {
+        if (!(error instanceof HardwareTimeoutError)) throw error;
+        throw new GspSendTimeoutError(
+          name,
+          error.lastValue,
+          error.timeoutMs,
+          this.history.snapshot(),
+        );
+      }
     }
     signal?.throwIfAborted();
     const first = this.#shared.cpuWritePtr;
@@ -521,6 +607,11 @@ export class GspMessageQueues {
     this.#shared.cpuWritePtr = (first + slots) % SHARED_MEMORY.msgCount;
     writeBarrier();
     this.#doorbell.writeRaw(this.#bar, 0);
+    this.history.sent({
+      function: part.function,
+      sequence: this.#txSeqNum,
+      length: RPC_HEADER.size + part.payload.length,
+    });
     log.debug("sent {name} seqNum {seqNum} in slots {first}+{slots}", {
       name: rpcName(part.function),
       seqNum: this.#txSeqNum,
@@ -555,6 +646,7 @@ export class GspMessageQueues {
             options.awaited ?? "any message",
             this.#shared.gspWritePtr,
             timeoutMs,
+            this.history.snapshot(),
           );
         }
         throw error;
@@ -622,6 +714,12 @@ export class GspMessageQueues {
     this.#shared.cpuReadPtr = (first + elemCount) % n;
     this.#rxSeqNum = (this.#rxSeqNum + 1) >>> 0;
     this.received++;
+    this.history.received({
+      function: message.function,
+      sequence: message.seqNum,
+      length: message.header.length,
+      result: message.header.rpcResult,
+    });
     log.debug("received {name} seqNum {seqNum} result {result}", {
       name: message.name,
       seqNum: message.seqNum,
@@ -641,6 +739,17 @@ export class GspMessageQueues {
    * @throws {GspReceiveTimeoutError} naming `fn` when none arrives in time.
    */
   async waitFor(fn: number, options: WaitOptions = {}): Promise<GspMessage> {
+    return await this.#waitFor(fn, options, { kind: "event" });
+  }
+
+  async #waitFor(
+    fn: number,
+    options: WaitOptions,
+    awaited: { kind: "reply" | "event"; sequence?: number },
+  ): Promise<GspMessage> {
+    // A wait that fails (timeout, abort) leaves the RPC pending: its answer never came, and a
+    // crash bundle captured after the failure must still show it.
+    this.history.awaiting(fn, awaited.kind, awaited.sequence);
     for (;;) {
       const message = await this.receive({ ...options, awaited: rpcName(fn) });
       if (message.function === fn) return message;
@@ -663,8 +772,9 @@ export class GspMessageQueues {
    */
   call(fn: number, payload: Uint8Array, options: WaitOptions = {}): Promise<GspMessage> {
     const run = async () => {
+      const sequence = this.#txSeqNum;
       await this.send(fn, payload, options);
-      const reply = await this.waitFor(fn, options);
+      const reply = await this.#waitFor(fn, options, { kind: "reply", sequence });
       if (reply.header.rpcResult !== RPC_RESULT.SUCCESS.code) {
         throw new RpcError(fn, reply.header.rpcResult);
       }

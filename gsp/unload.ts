@@ -21,7 +21,9 @@
  * FWSEC-SB, then Booter-unload, which clears WPR2, and the falcons left
  * reset. Whether real Booter-unload accepts a GSP-RM stopped this way
  * rather than suspended is not documented: if it refuses (SEC2 MAILBOX0
- * ≠ 0), the error says so and the GPU needs a reset.
+ * ≠ 0), the error says so and the GPU needs a reset. `unloadGsp` is the
+ * second rung of the recovery ladder (`recover.ts`), which goes on to a
+ * falcon reset, a function-level reset and a bus reset when it does not help.
  *
  * @example Unloading a GSP a simulated "earlier process" left running
  * ```ts
@@ -55,13 +57,14 @@
  */
 
 import { getLogger } from "npm:@logtape/logtape@2.4.2";
-import type { ChipInfo } from "../chips/chips.ts";
+import { type ChipInfo, familyOf } from "../chips/chips.ts";
 import { Falcon } from "../falcon/falcon.ts";
 import type { Device } from "../pci/device.ts";
 import { chipRegisters } from "../registers/bind.ts";
 import { type BootGspOptions, identifyAndLoadFirmware } from "./_boot_firmware.ts";
 import { BootSteps, toBootError } from "./boot_steps.ts";
 import type { UnloadContext } from "./hal.ts";
+import { unloadLeftoverGh100 } from "./hal_gh100.ts";
 import { unloadLeftoverTu102 } from "./hal_tu102.ts";
 import type { GspMessageQueues } from "./msgq.ts";
 import { unloadGuestDriver, waitGspSuspended } from "./unloading_guest_driver.ts";
@@ -137,6 +140,18 @@ export async function unloadGsp(device: Device, options: BootGspOptions = {}): P
   const steps = new BootSteps(device.clock, options.onStep);
   try {
     const { chip, firmware } = await identifyAndLoadFirmware(device, steps, options);
+    // The FSP path has no unload bundle to rebuild: halt, falcon reset, function reset.
+    if (familyOf(chip).bootPath === "fsp") {
+      const gsp = new Falcon(device, chip, "GSP");
+      await unloadLeftoverGh100({
+        device,
+        regs: chipRegisters(chip),
+        gsp,
+        steps,
+        signal: options.signal,
+      });
+      return;
+    }
     await unloadLeftoverTu102({
       device,
       chip,

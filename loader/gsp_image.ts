@@ -9,7 +9,11 @@
  * stands for DMA memory (no intermediate copy of the file), zeroes the tail
  * of the last page, and builds the radix3 page tables over the image pages.
  * A {@linkcode GspMemoryPool} keeps that memory from one boot to the next, so
- * that only the first boot pays for touching 63 MB of fresh pages.
+ * that only the first boot pays for touching 63 MB of fresh pages. A file
+ * whose headers are not cached yet is read into a pool region from offset
+ * 0x40, where real files keep `.fwimage`, while its headers are parsed
+ * through a second descriptor; the parse confirms the guess, or the image is
+ * read again from where the headers say.
  *
  * @example
  * ```ts ignore
@@ -382,7 +386,7 @@ export function readGspHeaders(
   signatureSection: string,
   cache: GspHeaderCache | false = GSP_HEADER_CACHE,
 ): GspHeaders {
-  const key = `${source.path}\0${fileIdentity(source.info)}`;
+  const key = headerCacheKey(source);
   const cacheable = cache !== false && isSettled(source.info);
   let entry = cacheable ? cache.get(key) : undefined;
   if (!entry) {
@@ -395,6 +399,14 @@ export function readGspHeaders(
     entry.signatures.set(signatureSection, signature);
   }
   return { headers: entry.headers, signature: signature.slice() };
+}
+
+function headerCacheKey(source: FileSource): string {
+  return `${source.path}\0${fileIdentity(source.info)}`;
+}
+
+function hasCachedHeaders(source: FileSource, cache: GspHeaderCache | false): boolean {
+  return cache !== false && isSettled(source.info) && cache.has(headerCacheKey(source));
 }
 
 function deepFreeze<T>(value: T): T {
@@ -468,7 +480,8 @@ export interface LoadedGspImage extends Disposable {
   region?: Uint8Array;
   /**
    * `read` system calls made on the file: 3 for a real image (head, tail,
-   * `.fwimage`), 1 when its headers came from the header cache.
+   * `.fwimage`), 1 when its headers came from the header cache, more when
+   * an early read guessed the image's place wrong.
    */
   fileReads: number;
 }
@@ -511,16 +524,44 @@ export async function loadGspImage(
   const started = performance.now();
   try {
     using source = fileSource(path);
-    const { headers, signature } = readGspHeaders(
-      source,
-      options.signatureSection,
-      options.headerCache,
-    );
+    using sources = new DisposableStack();
+    const headerCache = options.headerCache ?? GSP_HEADER_CACHE;
+    const pool = options.allocate ? undefined : options.pool ?? DEFAULT_GSP_MEMORY_POOL;
+    // Headers to parse: read the image meanwhile, where it most likely is (see startEarlyRead).
+    let early = pool && source.size >= EARLY_READ_FROM && !hasCachedHeaders(source, headerCache)
+      ? startEarlyRead(source, pool)
+      : undefined;
+    let headerSource = source;
+    let headers: GspImage;
+    let signature: Uint8Array;
+    try {
+      if (early) {
+        headerSource = sources.use(fileSource(path));
+        if (fileIdentity(headerSource.info) !== fileIdentity(source.info)) {
+          headerSource = source; // replaced between the two opens: parse what is being read
+        }
+      }
+      ({ headers, signature } = readGspHeaders(
+        headerSource,
+        options.signatureSection,
+        headerCache,
+      ));
+    } catch (e) {
+      await early?.settle();
+      throw e;
+    }
     const layout = radix3Layout(headers.imageSize);
     const byteLength = layout.imagePages * GSP_PAGE_SIZE;
     const tableLength = layout.tablePages * GSP_PAGE_SIZE;
-    const pool = options.allocate ? undefined : options.pool ?? DEFAULT_GSP_MEMORY_POOL;
-    const region = pool?.take(tableLength + byteLength);
+    if (
+      early &&
+      (headerSource === source || headers.image.offset !== early.offset ||
+        tableLength !== early.tableLength)
+    ) {
+      await early.settle(); // a guess that missed: its bytes are not the image
+      early = undefined;
+    }
+    const region = early?.region ?? pool?.take(tableLength + byteLength);
     let memory: Uint8Array;
     if (region) {
       memory = region.subarray(tableLength);
@@ -542,16 +583,19 @@ export async function loadGspImage(
       const imageBuffer = memory.subarray(0, byteLength);
       const image = imageBuffer.subarray(0, headers.imageSize);
       // The tables are built while the image is read (they need only its size).
-      const reading = source.readInto(headers.image.offset, image);
+      const reading = early?.reading ?? source.readInto(headers.image.offset, image);
       let radix3: Radix3Tables;
       try {
         radix3 = buildTables(layout, options, region);
-        imageBuffer.fill(0, headers.imageSize);
+        if (!early) imageBuffer.fill(0, headers.imageSize);
       } catch (e) {
         await reading.catch(() => {}); // the file stays open until the read is over
         throw e;
       }
       await reading;
+      // The early read brought the file's tail in after the image.
+      if (early) region!.fill(0, tableLength + headers.imageSize);
+      const fileReads = source.reads + (headerSource === source ? 0 : headerSource.reads);
       log.debug(
         "loaded {path}: version {version}, image {imageSize} bytes, {tablePages} radix3 pages, " +
           "{reads} reads, {ms} ms",
@@ -560,7 +604,7 @@ export async function loadGspImage(
           version: headers.version,
           imageSize: headers.imageSize,
           tablePages: layout.tablePages,
-          reads: source.reads,
+          reads: fileReads,
           ms: Math.round(performance.now() - started),
         },
       );
@@ -574,7 +618,7 @@ export async function loadGspImage(
         radix3,
         headers,
         region,
-        fileReads: source.reads,
+        fileReads,
         [Symbol.dispose]: giveBack,
       };
     } catch (e) {
@@ -584,6 +628,60 @@ export async function loadGspImage(
   } catch (e) {
     throw e instanceof FirmwareFormatError ? e.withFile(path) : e;
   }
+}
+
+/**
+ * Where `.fwimage` is guessed to start before the headers say: right after
+ * the 64-byte ELF64 header, where every real `gsp-*.bin` keeps it.
+ */
+const EARLY_IMAGE_OFFSET = 0x40;
+/** Files from this size on are read early; a smaller one is read after its headers. */
+const EARLY_READ_FROM = 1 << 20;
+
+/** A read of a file's likely image started before its headers were parsed. */
+interface EarlyRead {
+  /** The file offset it reads from. */
+  readonly offset: number;
+  /** The table bytes it left at the region's start (for an image of its guessed size). */
+  readonly tableLength: number;
+  /** The pool region it reads into (after `tableLength`). */
+  readonly region: Uint8Array;
+  /** The read. */
+  readonly reading: Promise<void>;
+  /** Wait for the read to end, ignore its outcome, and give the region back. */
+  settle(): Promise<void>;
+}
+
+/**
+ * Start reading a file whose headers are not yet known, from
+ * {@linkcode EARLY_IMAGE_OFFSET} to its end, into a pool region laid out for
+ * an image that large (tables first): the image's bytes are then on their
+ * way while the headers are parsed through a second descriptor, and a
+ * parse that confirms the guess only waits for the read. The file's bytes
+ * after the image land past it and are zeroed afterwards.
+ */
+function startEarlyRead(source: FileSource, pool: GspMemoryPool): EarlyRead {
+  const offset = EARLY_IMAGE_OFFSET;
+  const guessed = radix3Layout(source.size - offset);
+  const tableLength = guessed.tablePages * GSP_PAGE_SIZE;
+  const region = pool.take(tableLength + guessed.imagePages * GSP_PAGE_SIZE);
+  const reading = source.readInto(
+    offset,
+    region.subarray(tableLength, tableLength + source.size - offset),
+  );
+  let settled = false;
+  return {
+    offset,
+    tableLength,
+    region,
+    reading,
+    async settle() {
+      if (settled) return;
+      settled = true;
+      await reading.catch(() => {});
+      pool.give(region);
+    },
+  };
 }
 
 /** The radix3 tables of `layout`: in the region's first pages when there is one. */

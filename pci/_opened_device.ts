@@ -6,7 +6,7 @@
  */
 
 import type { Clock } from "./clock.ts";
-import type { ConfigSpace, Device, DeviceInfo, DmaAllocator } from "./device.ts";
+import type { ConfigSpace, Device, DeviceInfo, DeviceReset, DmaAllocator } from "./device.ts";
 import type { Mmio } from "./mmio.ts";
 
 /** A device opened by a backend; disposing it releases everything it holds. */
@@ -21,6 +21,7 @@ export class OpenedDevice implements Device {
     readonly readOnly: boolean,
     readonly clock: Clock,
     resources: DisposableStack,
+    readonly reset?: DeviceReset,
   ) {
     this.#resources = resources;
   }

@@ -130,12 +130,35 @@ export interface DmaAllocator {
 }
 
 /**
- * The optional reset capability of a {@linkcode Device}: each method resets
- * the GPU and resolves once it answers again with its saved configuration
- * restored, as Linux's `pci_reset_function` does; it rejects with a
- * `DeviceError` when the GPU does not come back within the
- * kernel's wait.
- * The simulator has it; the PCI backends will (`device.reset?.functionLevel()`).
+ * The ways a {@linkcode DeviceReset} can act on a GPU: a function-level
+ * reset, a secondary bus reset of the parent bridge, or re-enumeration
+ * (remove, then rescan; not a reset).
+ */
+export type ResetMethod = "flr" | "bus" | "reenumerate";
+
+/**
+ * The optional reset capability of a {@linkcode Device}. `functionLevel` and
+ * `bus` reset the GPU and resolve once it answers again with its saved
+ * configuration restored, as Linux's `pci_reset_function` does; they reject
+ * with a `DeviceError` when the GPU does not come back within the kernel's
+ * wait (60 s). A method the backend cannot run here rejects with a
+ * `ResetRefusedError` (pci/reset_error.ts) carrying {@linkcode DeviceReset.refusal}'s text.
+ *
+ * @example Ask before trying
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { DeviceReset, ResetMethod } from "./device.ts";
+ * function usable(reset: DeviceReset): ResetMethod[] {
+ *   return (["flr", "bus", "reenumerate"] as const).filter((m) => reset.refusal(m) === undefined);
+ * }
+ * const onlyFlr: DeviceReset = {
+ *   functionLevel: () => Promise.resolve(),
+ *   bus: () => Promise.reject(new Error("refused")),
+ *   reenumerate: () => Promise.reject(new Error("refused")),
+ *   refusal: (m) => m === "flr" ? undefined : "not here",
+ * };
+ * assert.deepEqual(usable(onlyFlr), ["flr"]);
+ * ```
  */
 export interface DeviceReset {
   /**
@@ -150,6 +173,22 @@ export interface DeviceReset {
    * @param signal Stop waiting early.
    */
   bus(signal?: AbortSignal): Promise<void>;
+  /**
+   * Remove, then rescan: for a device that dropped off the bus. Not a reset.
+   * On a real backend this `Device`'s BAR0 and config space are closed
+   * first (the kernel reassigns them): dispose it and open the GPU again.
+   *
+   * @param signal Stop waiting early.
+   */
+  reenumerate(signal?: AbortSignal): Promise<void>;
+  /**
+   * Why `method` cannot run here, as a sentence that says what to do;
+   * undefined when it can.
+   *
+   * @param method The reset method asked about.
+   * @returns The refusal, or undefined.
+   */
+  refusal(method: ResetMethod): string | undefined;
 }
 
 /**
@@ -175,8 +214,8 @@ export interface Device extends AsyncDisposable {
    */
   readonly clock: Clock;
   /**
-   * How the GPU can be reset, where the backend can do it (the simulator
-   * can; the sysfs and VFIO backends do not offer it yet).
+   * How the GPU can be reset: the simulator and both real backends carry
+   * it; ask {@linkcode DeviceReset.refusal} which methods can run here.
    */
   readonly reset?: DeviceReset;
 }

@@ -16,6 +16,10 @@
  * - {@linkcode Clock}: every wait and delay goes through `device.clock`;
  *   {@linkcode systemClock} for hardware, {@linkcode ManualClock} for
  *   virtual time in tests and the simulator.
+ * - `device.reset` ({@linkcode DeviceReset}): function-level reset, bus
+ *   reset and re-enumeration on both backends, each refused with a sentence
+ *   that says what to do when it cannot run ({@linkcode ResetRefusedError});
+ *   {@linkcode RESET_QUIRKS} lists devices that must not get one.
  * - `libc`: the typed libc wrappers (`open`, `mmap`, `ioctl`, …) whose
  *   failures throw {@linkcode OsError} with the errno's name.
  *
@@ -63,7 +67,27 @@ export type {
   DmaAllocator,
   DmaAllocOptions,
   DmaBuffer,
+  ResetMethod,
 } from "./device.ts";
+export { ResetRefusedError } from "./reset_error.ts";
+export {
+  describeQuirk,
+  RESET_QUIRKS,
+  type ResetQuirk,
+  type ResetQuirkKind,
+  resetQuirksFor,
+  type ResetQuirkStatus,
+} from "./reset_quirks.ts";
+export {
+  advertisesFlr,
+  capabilities,
+  type ConfigReader,
+  findCapability,
+  PCI_CAP_ID,
+  type PciCapability,
+  PCIE_CAPABILITY,
+} from "./pci_capability.ts";
+export { type SysfsWriter, systemSysfsWriter } from "./sysfs_writer.ts";
 export { PCI_CONFIG } from "./device.ts";
 export { type Clock, ManualClock, type ManualClockOptions, systemClock } from "./clock.ts";
 export {

@@ -19,6 +19,7 @@
 
 import type { Device } from "./device.ts";
 import type { IovaRange } from "./iova.ts";
+import type { ResetQuirk } from "./reset_quirks.ts";
 import { type Backend, checkDeviceAccess } from "./safety.ts";
 import { DEFAULT_SYSFS_ROOT, readPciDevice } from "./sysfs.ts";
 import { openSysfsDevice } from "./sysfs_device.ts";
@@ -41,6 +42,11 @@ export interface OpenDeviceOptions {
   lockDir?: string;
   /** VFIO only: IOVA window for DMA. Defaults to [4 GiB, 1 TiB). */
   iovaWindow?: IovaRange;
+  /**
+   * Reset quirks of your own, added to the built-in table (`RESET_QUIRKS`):
+   * devices whose bus reset or FLR `device.reset` must refuse.
+   */
+  resetQuirks?: readonly ResetQuirk[];
 }
 
 /**
@@ -77,7 +83,11 @@ export async function openDevice(bdf: string, options: OpenDeviceOptions = {}): 
   const info = await readPciDevice(bdf, sysfsRoot);
   checkDeviceAccess(info, { readOnly, backend });
   if (backend === "sysfs") {
-    return openSysfsDevice(info, { readOnly, lockDir: options.lockDir });
+    return openSysfsDevice(info, {
+      readOnly,
+      lockDir: options.lockDir,
+      resetQuirks: options.resetQuirks,
+    });
   }
   return await openVfioDevice(info, {
     readOnly,
@@ -85,5 +95,6 @@ export async function openDevice(bdf: string, options: OpenDeviceOptions = {}): 
     devRoot: options.devRoot ?? "/dev",
     lockDir: options.lockDir,
     iovaWindow: options.iovaWindow,
+    resetQuirks: options.resetQuirks,
   });
 }

@@ -7,6 +7,10 @@
  * writes are refused before anything is touched. The kernel only lets root
  * (CAP_SYS_ADMIN) map `resource0`, and maps it uncached.
  *
+ * `device.reset` ({@linkcode SysfsDeviceReset}) offers the `reset` file
+ * (FLR), the parent bridge's `reset_subordinate` and remove + rescan; a
+ * read-only device refuses all three.
+ *
  * Call {@linkcode openDevice} rather than this directly: it runs the safety
  * checks first.
  *
@@ -39,8 +43,11 @@ import { O_RDONLY, O_RDWR, openFile } from "./libc.ts";
 import { lockDevice } from "./lock.ts";
 import { mapFile } from "./mapping.ts";
 import { MappedMmio } from "./mmio.ts";
+import type { ResetQuirk } from "./reset_quirks.ts";
 import { KERNEL_GPU_DRIVERS } from "./safety.ts";
 import type { SysfsPciDevice } from "./sysfs.ts";
+import { SysfsDeviceReset } from "./sysfs_reset.ts";
+import type { SysfsWriter } from "./sysfs_writer.ts";
 
 const log = getLogger(["falconry", "pci", "sysfs"]);
 
@@ -50,6 +57,10 @@ export interface SysfsDeviceOptions {
   readOnly: boolean;
   /** Directory for the device lock file (default: `/run/lock`, then `$XDG_RUNTIME_DIR`). */
   lockDir?: string;
+  /** More reset quirks than the built-in table (see `reset_quirks.ts`). */
+  resetQuirks?: readonly ResetQuirk[];
+  /** How the reset writes sysfs attributes; tests substitute a fake kernel. */
+  sysfsWriter?: SysfsWriter;
 }
 
 const ROOT_HINTS = {
@@ -101,7 +112,10 @@ export function openSysfsDevice(info: SysfsPciDevice, options: SysfsDeviceOption
       "check `lspci -vv -s <BDF>` and the firmware's PCI resource allocation",
     );
   }
-  const mapping = stack.use(mapFile(bar0Path, { readOnly, hints: ROOT_HINTS }));
+  // BAR0 and config space on their own stack: re-enumeration closes them
+  // before the kernel removes the device, and keeps the lock.
+  const mappings = stack.use(new DisposableStack());
+  const mapping = mappings.use(mapFile(bar0Path, { readOnly, hints: ROOT_HINTS }));
   const expected = info.resources[0]?.size ?? 0n;
   if (expected !== 0n && BigInt(mapping.length) !== expected) {
     throw new DeviceError(
@@ -109,13 +123,15 @@ export function openSysfsDevice(info: SysfsPciDevice, options: SysfsDeviceOption
       `${bar0Path} is ${mapping.length} bytes but the resource table says BAR0 is ${expected}`,
     );
   }
-  const bar0 = stack.use(
+  const bar0 = mappings.use(
     new MappedMmio(mapping.buffer, { name: `${bdf} BAR0`, readOnly, bdf, clock: systemClock }),
   );
 
   const configPath = `${info.path}/config`;
-  const configFile = stack.use(openFile(configPath, readOnly ? O_RDONLY : O_RDWR, 0, ROOT_HINTS));
-  const config = stack.use(
+  const configFile = mappings.use(
+    openFile(configPath, readOnly ? O_RDONLY : O_RDWR, 0, ROOT_HINTS),
+  );
+  const config = mappings.use(
     new FileConfigSpace(configFile.fd, {
       size: Deno.statSync(configPath).size,
       readOnly,
@@ -146,5 +162,21 @@ export function openSysfsDevice(info: SysfsPciDevice, options: SysfsDeviceOption
     size: mapping.length,
     mode: readOnly ? "read-only" : "read-write",
   });
-  return new OpenedDevice(info, bar0, config, dma, readOnly, systemClock, stack.move());
+  const reset = new SysfsDeviceReset({
+    info,
+    sysfsRoot: sysfsRootOf(info.path, bdf),
+    config,
+    clock: systemClock,
+    readOnly,
+    release: () => mappings.dispose(),
+    quirks: options.resetQuirks,
+    writer: options.sysfsWriter,
+  });
+  return new OpenedDevice(info, bar0, config, dma, readOnly, systemClock, stack.move(), reset);
+}
+
+/** The sysfs mount point of a `<root>/bus/pci/devices/<bdf>` path. */
+function sysfsRootOf(path: string, bdf: string): string {
+  const tail = `/bus/pci/devices/${bdf}`;
+  return path.endsWith(tail) ? path.slice(0, -tail.length) : "/sys";
 }

@@ -769,3 +769,156 @@ export function decodeIommuInfo(bytes: Uint8Array): IommuInfo {
     iovaRanges,
   };
 }
+
+/**
+ * The two hot-reset ioctls of a vfio-pci device. They reuse the numbers of
+ * the container's `VFIO_IOMMU_GET_INFO` and `VFIO_IOMMU_MAP_DMA` (an ioctl
+ * number means something only for its kind of descriptor), which is why they
+ * are kept out of {@linkcode VFIO_IOCTL}, whose numbers are unique.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { VFIO_HOT_RESET_IOCTL } from "./vfio_abi.ts";
+ * assert.equal(VFIO_HOT_RESET_IOCTL.VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, 0x3b70);
+ * assert.equal(VFIO_HOT_RESET_IOCTL.VFIO_DEVICE_PCI_HOT_RESET, 0x3b71);
+ * ```
+ */
+export const VFIO_HOT_RESET_IOCTL: Readonly<
+  Record<"VFIO_DEVICE_GET_PCI_HOT_RESET_INFO" | "VFIO_DEVICE_PCI_HOT_RESET", number>
+> = {
+  /** Device: the functions a hot reset would affect (`struct vfio_pci_hot_reset_info`). */
+  VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: vfioIo(12),
+  /** Device: bus or slot reset, given every affected group (`struct vfio_pci_hot_reset`). */
+  VFIO_DEVICE_PCI_HOT_RESET: vfioIo(13),
+};
+
+/** `vfio_pci_hot_reset_info.flags` bits. */
+export const VFIO_PCI_HOT_RESET_FLAGS = {
+  /** `devices[]` hold iommufd device ids, not group ids (device opened as a cdev). */
+  DEV_ID: 1 << 0,
+  /** Every affected device is owned by the caller (cdev only). */
+  DEV_ID_OWNED: 1 << 1,
+} as const;
+
+/** Layouts of the hot-reset structs (`linux/vfio.h`). */
+export const VFIO_HOT_RESET_STRUCTS = {
+  vfio_pci_dependent_device: { size: 8, fields: { group_id: 0, segment: 4, bus: 6, devfn: 7 } },
+  vfio_pci_hot_reset_info: { size: 12, fields: { argsz: 0, flags: 4, count: 8, devices: 12 } },
+  vfio_pci_hot_reset: { size: 12, fields: { argsz: 0, flags: 4, count: 8, group_fds: 12 } },
+} as const satisfies Record<string, StructLayout>;
+
+const DEPENDENT = VFIO_HOT_RESET_STRUCTS.vfio_pci_dependent_device;
+const HOT_RESET_INFO = VFIO_HOT_RESET_STRUCTS.vfio_pci_hot_reset_info;
+const HOT_RESET = VFIO_HOT_RESET_STRUCTS.vfio_pci_hot_reset;
+
+/** One function a hot reset affects. */
+export interface DependentDevice {
+  /** Its IOMMU group (or iommufd device id when the DEV_ID flag is set). */
+  readonly groupId: number;
+  /** PCI segment (domain). */
+  readonly segment: number;
+  /** Bus number. */
+  readonly bus: number;
+  /** Device and function, `(device << 3) | function`. */
+  readonly devfn: number;
+  /** The address, `DDDD:BB:DD.F`. */
+  readonly bdf: string;
+}
+
+/** Decoded `struct vfio_pci_hot_reset_info`. */
+export interface HotResetInfo {
+  /** Size the kernel needs for every device. */
+  readonly argsz: number;
+  /** {@linkcode VFIO_PCI_HOT_RESET_FLAGS} bits. */
+  readonly flags: number;
+  /** How many devices a hot reset affects. */
+  readonly count: number;
+  /** The devices that fit the buffer (all of them when it was large enough). */
+  readonly devices: readonly DependentDevice[];
+}
+
+/**
+ * A `struct vfio_pci_hot_reset_info` request with room for `capacity` devices.
+ *
+ * @param capacity Devices the buffer can hold; 0 to ask only for the count.
+ * @returns The request bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeHotResetInfo } from "./vfio_abi.ts";
+ * const b = encodeHotResetInfo(2);
+ * assert.equal(b.length, 28);
+ * assert.equal(b[0], 28); // argsz
+ * ```
+ */
+export function encodeHotResetInfo(capacity: number): Uint8Array<ArrayBuffer> {
+  if (!Number.isInteger(capacity) || capacity < 0 || capacity > 256) {
+    throw new RangeError(`hot reset info: capacity ${capacity} is not 0 … 256`);
+  }
+  return newStruct(HOT_RESET_INFO.size + capacity * DEPENDENT.size);
+}
+
+/**
+ * Decode `struct vfio_pci_hot_reset_info`.
+ *
+ * @param bytes What the kernel wrote.
+ * @returns The info.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeHotResetInfo, encodeHotResetInfo } from "./vfio_abi.ts";
+ * const b = encodeHotResetInfo(1);
+ * const v = new DataView(b.buffer);
+ * v.setUint32(8, 1, true); // count
+ * v.setUint32(12, 13, true); v.setUint8(18, 0x02); v.setUint8(19, 0x01); // group 13, 02:00.1
+ * assert.equal(decodeHotResetInfo(b).devices[0].bdf, "0000:02:00.1");
+ * ```
+ */
+export function decodeHotResetInfo(bytes: Uint8Array): HotResetInfo {
+  const v = need(bytes, HOT_RESET_INFO.size, "vfio_pci_hot_reset_info");
+  const f = HOT_RESET_INFO.fields;
+  const count = v.getUint32(f.count, true);
+  const room = Math.floor((bytes.byteLength - HOT_RESET_INFO.size) / DEPENDENT.size);
+  const devices = Array.from({ length: Math.min(count, room) }, (_, i): DependentDevice => {
+    const at = f.devices + i * DEPENDENT.size;
+    const segment = v.getUint16(at + DEPENDENT.fields.segment, true);
+    const bus = v.getUint8(at + DEPENDENT.fields.bus);
+    const devfn = v.getUint8(at + DEPENDENT.fields.devfn);
+    const hex = (n: number, width: number) => n.toString(16).padStart(width, "0");
+    return {
+      groupId: v.getUint32(at + DEPENDENT.fields.group_id, true),
+      segment,
+      bus,
+      devfn,
+      bdf: `${hex(segment, 4)}:${hex(bus, 2)}:${hex(devfn >> 3, 2)}.${devfn & 7}`,
+    };
+  });
+  return { argsz: v.getUint32(f.argsz, true), flags: v.getUint32(f.flags, true), count, devices };
+}
+
+/**
+ * A `struct vfio_pci_hot_reset` naming every affected group's descriptor.
+ *
+ * @param groupFds Open group descriptors, one per affected IOMMU group.
+ * @returns The request bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeHotReset } from "./vfio_abi.ts";
+ * const b = encodeHotReset([7, 9]);
+ * const v = new DataView(b.buffer);
+ * assert.deepEqual([v.getUint32(0, true), v.getUint32(8, true), v.getInt32(16, true)], [20, 2, 9]);
+ * ```
+ */
+export function encodeHotReset(groupFds: readonly number[]): Uint8Array<ArrayBuffer> {
+  const bytes = newStruct(HOT_RESET.size + groupFds.length * 4);
+  const v = view(bytes);
+  v.setUint32(HOT_RESET.fields.flags, 0, true);
+  v.setUint32(HOT_RESET.fields.count, groupFds.length, true);
+  groupFds.forEach((fd, i) => v.setInt32(HOT_RESET.fields.group_fds + i * 4, fd, true));
+  return bytes;
+}

@@ -14,7 +14,11 @@
  * container closed, lock released.
  *
  * Note: opening the device descriptor makes vfio-pci reset the function
- * when it can. Read-only hardware checks use the sysfs backend.
+ * when it can, and closing it resets it again (and may reset the bus).
+ * Read-only hardware checks use the sysfs backend.
+ *
+ * `device.reset` ({@linkcode VfioDeviceReset}) offers `VFIO_DEVICE_RESET`
+ * and the VFIO hot reset; it refuses re-enumeration.
  *
  * Call {@linkcode openDevice} rather than this directly: it runs the safety
  * checks first.
@@ -52,6 +56,7 @@ import {
 import { lockDevice } from "./lock.ts";
 import { Mapping } from "./mapping.ts";
 import { MappedMmio } from "./mmio.ts";
+import type { ResetQuirk } from "./reset_quirks.ts";
 import { type GroupMember, groupNotViableError } from "./safety.ts";
 import { iommuGroupMembers, readPciDevice, type SysfsPciDevice } from "./sysfs.ts";
 import {
@@ -74,6 +79,8 @@ import {
   VFIO_REGION_FLAGS,
 } from "./vfio_abi.ts";
 import { IommuDmaAllocator, vfioDmaMapper } from "./vfio_dma.ts";
+import { VfioDeviceReset } from "./vfio_reset.ts";
+import type { SysfsWriter } from "./sysfs_writer.ts";
 
 const log = getLogger(["falconry", "pci", "vfio"]);
 
@@ -94,6 +101,10 @@ export interface VfioDeviceOptions {
    * ordinary files standing in for the container, group and device).
    */
   ioctl?: IoctlFunction;
+  /** More reset quirks than the built-in table (see `reset_quirks.ts`). */
+  resetQuirks?: readonly ResetQuirk[];
+  /** How the reset writes sysfs attributes (`reset_method`); tests substitute a fake kernel. */
+  sysfsWriter?: SysfsWriter;
 }
 
 /** Bytes for info structs with capability chains; grown when the kernel asks for more. */
@@ -318,5 +329,18 @@ export async function openVfioDevice(
     size: mapping.length,
     mode: readOnly ? "read-only" : "read-write",
   });
-  return new OpenedDevice(info, bar0, config, dma, readOnly, systemClock, stack.move());
+  const reset = new VfioDeviceReset({
+    info,
+    devRoot: options.devRoot,
+    device,
+    group: { id: group, file: groupFile },
+    resetWorks: (flags & VFIO_DEVICE_FLAGS.RESET) !== 0,
+    ioctl,
+    config,
+    clock: systemClock,
+    readOnly,
+    quirks: options.resetQuirks,
+    writer: options.sysfsWriter,
+  });
+  return new OpenedDevice(info, bar0, config, dma, readOnly, systemClock, stack.move(), reset);
 }

@@ -5,7 +5,11 @@
  * - GFW boot progress, `NV_PGC6_AON_SECURE_SCRATCH_GROUP_05_0_GFW_BOOT` bits 7:0;
  * - the FWSEC-FRTS error, `NV_PBUS_SW_SCRATCH(0xe)` bits 31:16;
  * - the FWSEC-SB error, `NV_PBUS_SW_SCRATCH(0x15)` bits 15:0;
- * - what Booter (and the boot ROM before it) leaves in SEC2's `MAILBOX0`.
+ * - what Booter (and the boot ROM before it) leaves in SEC2's `MAILBOX0`;
+ * - the `errorCode` of the FSP's response to a Chain-of-Trust message
+ *   (Hopper and later), `NVDM_PAYLOAD_COMMAND_RESPONSE.errorCode`;
+ * - what the GSP-FMC leaves in the GSP's `MAILBOX0` when it fails before
+ *   releasing the PRIV lockdown (Hopper and later).
  *
  * Public sources name only the success values: NVIDIA's open modules
  * (`kernel_gsp_frts_tu102.c`, `kernel_gsp_booter_tu102.c`) and nova-core
@@ -28,6 +32,7 @@
  * assert.match(describeGfwBootProgress(0xff), /completed/);
  * assert.match(describeGfwBootProgress(0x3c), /still running/);
  * assert.match(describeBooterMailbox(0x08), /signature/);
+ * assert.match(describeFspError(0xa1), /FSP_ERR_IFS_ERR_INVALID_DATA/);
  * ```
  *
  * @module
@@ -55,6 +60,11 @@ const NVIDIA_GFW = "NVIDIA/open-gpu-kernel-modules published turing/tu102/" +
   "dev_gc6_island_addendum.h (NV_PGC6_AON_SECURE_SCRATCH_GROUP_05_0_GFW_BOOT_PROGRESS)";
 const NOVA = "nova-core gsp/hal/tu102.rs (reference §3.4, §3.7, §6.2)";
 const SIM = "falconry simulator, sim/acceptance/verdict.ts";
+const NVIDIA_FSP_RETVAL = "NVIDIA/open-gpu-kernel-modules src/nvidia/inc/kernel/gpu/fsp/" +
+  "kern_fsp_retval.h";
+const NVIDIA_FSP_MAP = "NVIDIA/open-gpu-kernel-modules src/nvidia/src/kernel/gpu/fsp/arch/hopper/" +
+  "kern_fsp_gh100.c (kfspErrorCode2NvStatusMap_GH100)";
+const NOVA_FSP = "nova-core fsp.rs (reference §4.3: error_code must be 0)";
 
 function table(entries: readonly BootCode[]): Readonly<Record<number, BootCode>> {
   return Object.freeze(Object.fromEntries(entries.map((e) => [e.code, Object.freeze(e)])));
@@ -119,13 +129,62 @@ export const BOOTER_MAILBOX0_CODES: Readonly<Record<number, BootCode>> = table([
   sim(0x31, "resumeRefused", "SEC2-RTOS refused to resume GSP-RM"),
 ]);
 
+/**
+ * `errorCode` of the FSP's response (`NVDM_TYPE_FSP_RESPONSE`) to a command
+ * such as the Chain-of-Trust message. NVIDIA names six values; its driver
+ * maps them to `NV_STATUS` (shown in each meaning) and prints the rest as
+ * `NV_ERR_GENERIC`.
+ */
+export const FSP_ERROR_CODES: Readonly<Record<number, BootCode>> = table([
+  {
+    code: 0x00,
+    name: "FSP_OK",
+    meaning: "the FSP accepted the command",
+    source: `${NVIDIA_FSP_RETVAL}; ${NOVA_FSP}`,
+  },
+  {
+    code: 0x9e,
+    name: "FSP_ERR_IFS_ERR_INVALID_STATE",
+    meaning: "the FSP is in no state to run the command (NV_ERR_INVALID_DATA)",
+    source: `${NVIDIA_FSP_RETVAL}; ${NVIDIA_FSP_MAP}`,
+  },
+  {
+    code: 0x9f,
+    name: "FSP_ERR_IFR_FILE_NOT_FOUND",
+    meaning: "a file the command needs is not in the IFR (NV_ERR_OBJECT_NOT_FOUND)",
+    source: `${NVIDIA_FSP_RETVAL}; ${NVIDIA_FSP_MAP}`,
+  },
+  {
+    code: 0xa0,
+    name: "FSP_ERR_IFS_ERR_NOT_SUPPORTED",
+    meaning: "the command is not supported (NV_ERR_GENERIC)",
+    source: NVIDIA_FSP_RETVAL,
+  },
+  {
+    code: 0xa1,
+    name: "FSP_ERR_IFS_ERR_INVALID_DATA",
+    meaning: "the command's data failed the FSP's checks (NV_ERR_INVALID_DATA)",
+    source: `${NVIDIA_FSP_RETVAL}; ${NVIDIA_FSP_MAP}`,
+  },
+  {
+    code: 0x1e3,
+    name: "FSP_ERR_PRC_ERROR_INVALID_KNOB_ID",
+    meaning: "a PRC message named an unknown knob (NV_ERR_INVALID_ARGUMENT)",
+    source: `${NVIDIA_FSP_RETVAL}; ${NVIDIA_FSP_MAP}`,
+  },
+]);
+
 const hex = (value: number) => `0x${(value >>> 0).toString(16)}`;
 
-function describe(table: Readonly<Record<number, BootCode>>, value: number): string {
+function describe(
+  table: Readonly<Record<number, BootCode>>,
+  value: number,
+  named = false,
+): string {
   const known = table[value];
   if (!known) return `${hex(value)} (no public source names this value)`;
   if (known.simulated) return `${hex(value)} (falconry simulator: ${known.meaning})`;
-  return `${hex(value)} (${known.meaning})`;
+  return `${hex(value)} (${named ? `${known.name}: ` : ""}${known.meaning})`;
 }
 
 /**
@@ -196,4 +255,42 @@ export function describeGfwBootProgress(progress: number): string {
   const known = GFW_BOOT_PROGRESS[progress];
   if (known) return `${hex(progress)} (${known.meaning})`;
   return `${hex(progress)} (devinit still running or stuck; only 0xff, COMPLETED, is published)`;
+}
+
+/**
+ * The FSP's response `errorCode` in words, with NVIDIA's name for it.
+ *
+ * @param code `NVDM_PAYLOAD_COMMAND_RESPONSE.errorCode`.
+ * @returns E.g. `0xa1 (FSP_ERR_IFS_ERR_INVALID_DATA: …)`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeFspError } from "./boot_codes.ts";
+ * assert.match(describeFspError(0), /^0x0 \(FSP_OK: /);
+ * assert.match(describeFspError(0x9e), /INVALID_STATE/);
+ * assert.match(describeFspError(0x1234), /no public source/);
+ * ```
+ */
+export function describeFspError(code: number): string {
+  return describe(FSP_ERROR_CODES, code, true);
+}
+
+/**
+ * What the GSP-FMC left in the GSP's `MAILBOX0` when it stopped before
+ * releasing the PRIV lockdown, in words. NVIDIA and nova-core treat any
+ * non-zero value as "GSP-FMC boot failed" and publish no table of them.
+ *
+ * @param value GSP `MAILBOX0`.
+ * @returns E.g. `0x5 (a GSP-FMC error code; no public source names the values)`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeFmcMailbox } from "./boot_codes.ts";
+ * assert.match(describeFmcMailbox(5), /0x5.*GSP-FMC.*no public source/);
+ * ```
+ */
+export function describeFmcMailbox(value: number): string {
+  return `${hex(value)} (a GSP-FMC error code; no public source names the values)`;
 }

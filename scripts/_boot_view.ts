@@ -270,6 +270,11 @@ export class StepView implements Disposable {
     this.#columns = options.columns ?? stdoutColumns;
   }
 
+  /** Whether it prints nothing (`--json`): what a person must still see goes to stderr. */
+  get quiet(): boolean {
+    return this.#quiet;
+  }
+
   /**
    * A view for this process: live when stdout is a terminal, silent with `--json`.
    *

@@ -22,7 +22,8 @@
  *
  * Wall time counts waiting for a CPU, which other processes on a busy
  * machine inflate at random; the CPU-time ratio (user + system, all threads)
- * is printed next to it.
+ * is printed next to it, with the load average (and a warning when it is
+ * above the CPU count: the wall-time ratios are then not falconry's alone).
  *
  * ```sh
  * deno run -A scripts/bench_gsp_image.ts [--pairs 31] [--allocator mmap] [--file PATH] [--check]
@@ -137,6 +138,8 @@ export interface P1Result {
    */
   cpuRatio: number;
   goal: number;
+  /** The highest 1-minute load average seen (before and after the pairs), and the CPU count. */
+  machine: { loadAverage: number; cpus: number };
 }
 
 function median(values: number[]): number {
@@ -223,6 +226,7 @@ async function measure(
       await source.readInto(imageRange.offset, loaderImage);
     },
   };
+  const loadBefore = Deno.loadavg()[0];
   // Untimed rounds first, so that every step runs compiled code.
   for (let i = 0; i < 3; i++) for (const step of order) await steps[step]();
   for (let i = 0; i < pairs; i++) {
@@ -265,6 +269,10 @@ async function measure(
     cachedRatioQuartiles: [quantile(cachedRatios, 0.25), quantile(cachedRatios, 0.75)],
     cachedCpuRatio: median(cachedCpuRatios),
     goal: GOAL,
+    machine: {
+      loadAverage: Math.max(loadBefore, Deno.loadavg()[0]),
+      cpus: navigator.hardwareConcurrency,
+    },
   };
 }
 
@@ -338,6 +346,13 @@ function printResult(r: P1Result): void {
     `P1 ratio ${r.cachedRatio.toFixed(3)}× (quartiles ${quartiles(r.cachedRatioQuartiles)}) ` +
       `with the headers cached (later loads, or after loadFirmwareSet), ` +
       `${verdict(r.cachedRatio)}; CPU time ${r.cachedCpuRatio.toFixed(3)}×`,
+  );
+  const { loadAverage, cpus } = r.machine;
+  console.log(
+    `  machine: load average up to ${loadAverage.toFixed(2)} on ${cpus} CPUs` +
+      (loadAverage > cpus
+        ? "; BUSY: wall times include waits for a CPU, the ratios are not falconry's alone"
+        : ""),
   );
 }
 

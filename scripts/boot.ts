@@ -5,13 +5,23 @@
  * (`--device BDF`), it runs the boot, showing each step as it runs with its
  * duration, then the chip, the GPU's name (GSP-RM's static info) and the
  * WPR2 range; then it unloads the GSP, step by step, unless `--keep` leaves it
- * running for `unload.ts`. A failure names its step and the hardware's own
- * code, and the unwinding that followed is shown too. Ctrl-C unwinds, then
- * exits 130.
+ * running: saved for `unload.ts` with `--sim-state`, otherwise held until
+ * Ctrl-C (a real GPU's GSP cannot outlive the process that opened it through
+ * VFIO). A failure names its step and the hardware's own code, and the
+ * unwinding that followed is shown too; a crash bundle of the state before
+ * the unwinding is written (`--crash-dir`). `--recover` first climbs the
+ * recovery ladder on a dirty GPU. Ctrl-C unwinds, then exits 130.
  *
  * `--inject POINT[=PARAMS]` arms one of the simulator's fault points
  * (`--inject list` lists them), so that a failure and its unwinding can be
  * watched without a GPU.
+ *
+ * `--all` boots every NVIDIA GPU of the host concurrently (`boot_all.ts`),
+ * or with `--sim CHIP[,CHIP…] [--count N]` that many simulated GPUs, each
+ * with its own lock, unwinding and result; every step line is prefixed with
+ * its GPU, and `--json` prints one object with a result per GPU.
+ * `--trace FILE` writes a Chrome/Perfetto trace of every step and wait, one
+ * track per GPU.
  *
  * @example
  * ```sh
@@ -19,6 +29,7 @@
  * deno run -A scripts/boot.ts --sim ga102 --inject booter-bad-signature --json
  * deno run -A scripts/boot.ts --sim tu102 --keep --sim-state /tmp/tu102.json
  * deno run -A scripts/unload.ts --sim-state /tmp/tu102.json
+ * deno run -A scripts/boot.ts --all --sim tu102 --count 8 --realistic --trace /tmp/boot.json
  * ```
  *
  * @module
@@ -29,10 +40,21 @@ import { chipByName } from "../chips/chips.ts";
 import { DEFAULT_FIRMWARE_VERSION, firmwareFiles } from "../chips/firmware_files.ts";
 import { BootError } from "../errors.ts";
 import { bootGsp, type Gsp } from "../gsp/boot.ts";
+import type { BootStepEvent } from "../gsp/boot_steps.ts";
 import { locateFirmware } from "../loader/locate.ts";
+import { bootTargets } from "../boot_all.ts";
 import { openGpu, type OpenGpuTarget } from "../open_gpu.ts";
 import { normalizeBdf } from "../pci/sysfs.ts";
-import { faultPoints, forgedFirmwareFiles, SIM_CHIP_NAMES } from "../sim/mod.ts";
+import {
+  faultPoints,
+  forgedFirmwareFiles,
+  SIM_CHIP_NAMES,
+  SIM_FSP_CHIP_NAMES,
+} from "../sim/mod.ts";
+import { crashDirProblem, defaultCrashDir } from "../gsp/crash_bundle.ts";
+import { recover, type RecoveryReport } from "../gsp/recover.ts";
+import { formatRungLine } from "./reset.ts";
+import { HOLD_REASON_DEVICE, HOLD_REASON_SIM, holdUntilInterrupted } from "./_hold.ts";
 import { FIRMWARE_MANIFEST } from "../loader/manifest.ts";
 import { msSince, runningLines, showResidue, simHeading, StepView } from "./_boot_view.ts";
 import {
@@ -49,6 +71,11 @@ import {
   UsageError,
 } from "./_cli.ts";
 import { DENO } from "./_deno_command.ts";
+import { bootHost, type HostOutcome } from "./_boot_host.ts";
+import { TRACE_OPTION, type TraceFile, traceFile } from "./_trace_file.ts";
+
+/** Every chip `--sim` takes: the SEC2 path's, then the FSP path's. */
+const SIM_CHIPS: readonly string[] = [...SIM_CHIP_NAMES, ...SIM_FSP_CHIP_NAMES];
 
 /** One `--inject` request: a fault point and its parameters. */
 export interface InjectRequest {
@@ -247,10 +274,23 @@ export interface BootOutcome {
   firmware: "real" | "forged" | null;
   /** Whether the GSP was left running (`--keep`). */
   kept: boolean;
+  /** How long `--keep` held the GSP running before Ctrl-C unloaded it, in ms (wall time). */
+  heldMs?: number;
+  /** What `--recover` did before the boot: each rung, and the verdict. */
+  recovery?: Pick<RecoveryReport, "ok" | "rungs" | "verdict" | "needsPowerCycle">;
   /** Every step that finished, boot and unload, in order. */
   steps: { name: string; ms: number; failed?: true; detail?: string }[];
   /** What failed: the step, the hardware's code when there is one, and the message. */
-  error?: { step: string | null; code: string | number | null; message: string; kind: string };
+  error?: {
+    step: string | null;
+    code: string | number | null;
+    message: string;
+    kind: string;
+    /** Where the crash bundle of the state before the unwinding went. */
+    crashBundle?: string;
+    /** Why no crash bundle could be written. */
+    crashBundleError?: string;
+  };
   /** What a simulated GPU was left holding (empty when clean); null on a real GPU. */
   residue: { block: string; what: string }[] | null;
   /** Whether Ctrl-C (or SIGTERM) stopped it. */
@@ -357,12 +397,18 @@ export function bootFailure(e: unknown, signal?: AbortSignal): NonNullable<BootO
   }
   const failure = describeFailure(e);
   if (failure.internal) throw e;
-  const code = (e as { code?: unknown }).code;
+  const { code, crashBundle, crashBundleError } = e as {
+    code?: unknown;
+    crashBundle?: string;
+    crashBundleError?: string;
+  };
   return {
     step: e instanceof BootError ? e.step : null,
     code: typeof code === "string" || typeof code === "number" ? code : null,
     message: failure.json.error.message,
     kind: failure.json.error.kind,
+    ...(crashBundle !== undefined ? { crashBundle } : {}),
+    ...(crashBundleError !== undefined ? { crashBundleError } : {}),
   };
 }
 
@@ -376,12 +422,25 @@ export interface BootRun {
   forgedFirmware?: boolean;
   /** Leave the GSP running. */
   keep?: boolean;
+  /**
+   * With `keep`: the GSP cannot outlive this process (why, for the user); hold it running until
+   * the signal aborts, then unload it.
+   */
+  holdReason?: string;
+  /** Climb the recovery ladder before the boot (`--recover`). */
+  recover?: boolean;
+  /** Where a failed boot's crash bundle goes. */
+  crashDir?: string;
   /** How to tell the user to unload a kept GSP. */
   unloadHint?: string;
   /** Where steps go. */
   view: StepView;
   /** Aborts the boot (Ctrl-C). */
   signal?: AbortSignal;
+  /** Records every step and wait of the boot and unload (`--trace`). */
+  trace?: TraceFile;
+  /** The GPU's track name in the trace (default: its PCI address or chip). */
+  traceLabel?: string;
 }
 
 /**
@@ -411,9 +470,17 @@ export async function bootAndUnload(run: BootRun, outcome: BootOutcome): Promise
   const { view } = run;
   const first = view.steps.length;
   await using gpu: OpenedGpu = await openGpu(run.target);
+  const label = run.traceLabel ??
+    (typeof run.target === "string" ? run.target : run.target.sim);
+  const tracer = run.trace?.device(gpu, label);
+  const onStep = (event: BootStepEvent) => {
+    tracer?.onStep(event);
+    view.onStep(event);
+  };
   try {
-    await bootThenUnload(run, gpu, outcome);
+    await bootThenUnload(run, tracer?.device ?? gpu, outcome, onStep);
   } finally {
+    tracer?.flush();
     outcome.steps = view.steps.slice(first);
     outcome.residue = residueOf(gpu);
   }
@@ -421,21 +488,60 @@ export async function bootAndUnload(run: BootRun, outcome: BootOutcome): Promise
   return outcome;
 }
 
-async function bootThenUnload(run: BootRun, gpu: OpenedGpu, outcome: BootOutcome): Promise<void> {
+async function bootThenUnload(
+  run: BootRun,
+  gpu: OpenedGpu,
+  outcome: BootOutcome,
+  onStep: (event: BootStepEvent) => void,
+): Promise<void> {
   const { view } = run;
+  // A forged set differs from linux-firmware's by design: compare it against nothing.
+  const firmwareManifest = run.forgedFirmware
+    ? { ...FIRMWARE_MANIFEST, files: {}, links: {} }
+    : undefined;
+  if (run.recover) {
+    view.line("recover:");
+    let report: RecoveryReport;
+    try {
+      report = await recover(gpu, {
+        firmwareDir: run.firmwareDir,
+        firmwareManifest,
+        signal: run.signal,
+        onStep,
+        onRung: (event) => {
+          if (event.phase === "end") view.line(`  ${formatRungLine(event)}`);
+        },
+      });
+    } catch (e) {
+      outcome.error = { ...bootFailure(e, run.signal), step: "recover" };
+      return;
+    }
+    const { ok, rungs, verdict, needsPowerCycle } = report;
+    outcome.recovery = { ok, rungs, verdict, needsPowerCycle };
+    view.line(verdict);
+    if (!ok) {
+      outcome.error = {
+        step: "recover",
+        code: null,
+        message: verdict,
+        kind: needsPowerCycle ? "power-cycle" : "recover",
+      };
+      return;
+    }
+    view.line("boot:");
+  }
   let gsp: Gsp;
   try {
     gsp = await bootGsp(gpu, {
       firmwareDir: run.firmwareDir,
-      // A forged set differs from linux-firmware's by design: compare it against nothing.
-      firmwareManifest: run.forgedFirmware
-        ? { ...FIRMWARE_MANIFEST, files: {}, links: {} }
-        : undefined,
+      firmwareManifest,
       signal: run.signal,
-      onStep: view.onStep,
+      onStep,
+      crashDir: run.crashDir,
     });
   } catch (e) {
     outcome.error = bootFailure(e, run.signal);
+    showCrashBundle(view, outcome.error);
     return;
   }
   // From here the GSP runs: if showing it fails, it is unloaded all the same.
@@ -446,21 +552,37 @@ async function bootThenUnload(run: BootRun, gpu: OpenedGpu, outcome: BootOutcome
   outcome.wpr2 = { start: gsp.wpr2.start, end: gsp.wpr2.end };
   for (const line of runningLines(gsp)) view.line(line);
   guard.move();
-  if (run.keep) {
+  if (run.keep && run.holdReason === undefined) {
     gsp.keep();
     outcome.kept = true;
     if (run.unloadHint) view.line(run.unloadHint);
     return;
+  }
+  if (run.keep && run.signal) {
+    // Under --json stdout is the JSON alone, but the person waiting must learn how to end the hold.
+    const say = (line: string) => view.quiet ? console.error(line) : view.line(line);
+    outcome.heldMs = await holdUntilInterrupted(run.signal, say, run.holdReason!);
   }
   view.line("unload:");
   const first = view.steps.length;
   try {
     // No signal: the unload runs to its end even after Ctrl-C, since stopping it halfway
     // would leave WPR2 set.
-    await gsp.unload({ onStep: view.onStep });
+    await gsp.unload({ onStep });
     view.line(`unloaded: GSP halted, WPR2 clear (in ${formatDuration(msSince(view, first))})`);
   } catch (e) {
     outcome.error = bootFailure(e);
+  }
+}
+
+/** Say where the crash bundle went, or why it could not be written. */
+function showCrashBundle(view: StepView, error: NonNullable<BootOutcome["error"]>): void {
+  if (error.crashBundle !== undefined) {
+    view.line(
+      `crash bundle: ${error.crashBundle} (${scriptCommand("crash.ts", error.crashBundle)})`,
+    );
+  } else if (error.crashBundleError !== undefined) {
+    view.line(`crash bundle not written: ${error.crashBundleError}`);
   }
 }
 
@@ -473,7 +595,7 @@ const OPTIONS: OptionSpecs = {
   sim: {
     type: "string",
     valueName: "CHIP",
-    description: `a simulated GPU: ${SIM_CHIP_NAMES.join(", ")}`,
+    description: `a simulated GPU: ${SIM_CHIPS.join(", ")}`,
   },
   firmware: {
     type: "string",
@@ -494,7 +616,23 @@ const OPTIONS: OptionSpecs = {
   },
   keep: {
     type: "boolean",
-    description: "leave the GSP running (in simulation with --sim-state); unload.ts unloads it",
+    description: "leave the GSP running: saved with --sim-state for unload.ts; otherwise held " +
+      "until Ctrl-C, then unloaded (a real GPU's GSP cannot outlive this process)",
+  },
+  recover: {
+    type: "boolean",
+    description:
+      "first climb the recovery ladder (as reset.ts) on a GPU an earlier boot left dirty",
+  },
+  "crash-dir": {
+    type: "string",
+    valueName: "DIR",
+    description: "where a failed boot's crash bundle goes (default: a new folder under " +
+      "~/.cache/falconry/crash/); DIR must not exist, or be empty",
+  },
+  "no-crash-dir": {
+    type: "boolean",
+    description: "write no crash bundle",
   },
   inject: {
     type: "string",
@@ -512,11 +650,23 @@ const OPTIONS: OptionSpecs = {
     type: "boolean",
     description: "in simulation, take the real hardware's time (sleeps) instead of virtual time",
   },
+  all: {
+    type: "boolean",
+    description: "boot every NVIDIA GPU concurrently; with --sim CHIP[,CHIP…], simulated ones",
+  },
+  count: {
+    type: "string",
+    valueName: "N",
+    description: "with --all --sim, N GPUs of each chip (default 1)",
+  },
+  trace: TRACE_OPTION,
 };
 
 const HELP = formatHelp({
   usage: "boot.ts (--device BDF | --sim CHIP) [--firmware DIR | --forged] [--vbios FILE]\n" +
-    "               [--keep] [--sim-state FILE] [--inject POINT[=PARAMS]] [--realistic] [--json]",
+    "               [--keep] [--sim-state FILE] [--inject POINT[=PARAMS]] [--realistic]\n" +
+    "               [--recover] [--crash-dir DIR | --no-crash-dir] [--trace FILE] [--json]\n" +
+    "       boot.ts --all [--sim CHIP[,CHIP…] [--count N]] [--inject [N:]POINT[=PARAMS]] …",
   summary: "Boot the GSP, step by step, then unload it (or keep it running with --keep).",
   description: `
 Each step shows as it runs, with its duration on the device's clock (virtual
@@ -526,14 +676,43 @@ failure names its step and the hardware's own code; the unwinding that follows
 is shown, and in simulation what the GPU was left holding (its residue).
 Ctrl-C unwinds, then exits 130; a second Ctrl-C exits at once.
 
+--keep leaves GSP-RM running. A simulated GPU with --sim-state FILE is saved
+there for unload.ts. Otherwise (a real GPU, or no state file) the GSP cannot
+outlive this process: closing a VFIO device resets the GPU, and GSP-RM's
+queues are this process's DMA memory. So it is held running until Ctrl-C or
+SIGTERM, then unloaded, and the exit code is 0.
+
+A dirty GPU (WPR2 already set by an earlier boot) is refused before anything
+is written: "GPU needs reset". --recover first climbs the recovery ladder (as
+reset.ts: the unload bundle, a falcon reset, FLR, a bus reset where allowed)
+and boots only when the GPU came out clean.
+
+When a step fails, a crash bundle of the state before any unwinding (falcon
+and RISC-V registers, mailboxes, WPR2, scratch registers, the GSP's log
+buffers, the RPC history, the firmware's hashes) is written to --crash-dir DIR,
+by default to a new folder under ~/.cache/falconry/crash/; crash.ts DIR shows
+it. --no-crash-dir writes none.
+
 --inject POINT[=PARAMS] arms a fault point of the simulator: PARAMS is a JSON
 object or KEY=VALUE pairs separated by commas (fwsec-error-code=code=0x1234).
 --inject list prints every point: name, owner, what the host sees.
 
 With --json, stdout is one JSON object: {ok, chip, gpu, wpr2, firmware, kept,
-steps: [{name, ms}], error?: {step, code, message, kind}, residue} (residue is
-null on a real GPU). The exit code is 0, 1 when the boot or unload failed, 130
-after Ctrl-C.`,
+steps: [{name, ms}], error?: {step, code, message, kind, crashBundle?},
+recovery?, heldMs?, residue} (residue is null on a real GPU). The exit code is
+0, 1 when the boot or unload failed, 130 after Ctrl-C.
+
+--all boots every NVIDIA GPU of the host concurrently, each with its own lock,
+unwinding and result; with --sim CHIP[,CHIP…] it boots simulated GPUs instead
+(--count N of each), named CHIP#INDEX, each in a Worker of its own when the
+machine has a core for each. Each step line starts with its GPU. --inject
+N:POINT arms a fault on GPU N only (--inject POINT on every one). With --json,
+stdout is {ok, gpus: [{id, …the object above}]}; the exit code is 1 when any
+GPU failed.
+
+--trace FILE writes a Chrome/Perfetto trace-event JSON (open it in
+ui.perfetto.dev): every step and every wait as a complete event, timed on the
+device's clock, one track per GPU.`,
   options: OPTIONS,
 });
 
@@ -547,6 +726,21 @@ interface Validated {
   forged: boolean;
   keep: boolean;
   state?: string;
+  recover: boolean;
+  crashDir?: string;
+}
+
+/** `--crash-dir DIR`, `--no-crash-dir`, or the default folder for this target. */
+function crashDirOf(args: ParsedArgs, target: string): string | undefined {
+  const dir = args.string("crash-dir");
+  if (dir !== undefined && args.flag("no-crash-dir")) {
+    throw new UsageError("--crash-dir and --no-crash-dir contradict each other");
+  }
+  if (args.flag("no-crash-dir")) return undefined;
+  if (dir === undefined) return defaultCrashDir(target);
+  const problem = crashDirProblem(dir);
+  if (problem !== undefined) throw new PathError(dir, "directory", problem, "--crash-dir");
+  return dir;
 }
 
 function validate(args: ParsedArgs): Validated {
@@ -556,6 +750,7 @@ function validate(args: ParsedArgs): Validated {
   if ((device === undefined) === (sim === undefined)) {
     throw new UsageError("give exactly one of --device BDF and --sim CHIP");
   }
+  if (args.values.count !== undefined) throw new UsageError("--count goes with --all --sim CHIP");
   const injects = (args.values.inject as string[] | undefined) ?? [];
   const state = args.string("sim-state");
   const keep = args.flag("keep");
@@ -568,13 +763,8 @@ function validate(args: ParsedArgs): Validated {
     }
   }
   const chip = sim?.toLowerCase();
-  if (chip !== undefined && !SIM_CHIP_NAMES.includes(chip)) {
-    throw new UsageError(`--sim ${sim}: not a simulated chip; known: ${SIM_CHIP_NAMES.join(", ")}`);
-  }
-  if (sim !== undefined && keep && state === undefined) {
-    throw new UsageError(
-      "--keep on a simulated GPU needs --sim-state FILE, where the running GSP is saved for unload.ts",
-    );
+  if (chip !== undefined && !SIM_CHIPS.includes(chip)) {
+    throw new UsageError(`--sim ${sim}: not a simulated chip; known: ${SIM_CHIPS.join(", ")}`);
   }
   if (firmwareDir !== undefined && args.flag("forged")) {
     throw new UsageError("--forged and --firmware contradict each other");
@@ -584,9 +774,11 @@ function validate(args: ParsedArgs): Validated {
   if (vbios !== undefined) requirePath(vbios, "file", "--vbios");
   const known = faultPoints().map((p) => p.name);
   const inject = injects.map((text) => parseInject(text, known));
+  const recover = args.flag("recover");
   if (device !== undefined) {
     const bdf = normalizeBdf(device);
-    return { target: bdf, bdf, firmwareDir, forged: false, keep };
+    const crashDir = crashDirOf(args, bdf);
+    return { target: bdf, bdf, firmwareDir, forged: false, keep, recover, crashDir };
   }
   if (state !== undefined) requireStateParent(state);
   return {
@@ -604,7 +796,164 @@ function validate(args: ParsedArgs): Validated {
     forged: args.flag("forged"),
     keep,
     state,
+    recover,
+    crashDir: crashDirOf(args, `sim-${chip}`),
   };
+}
+
+/** What `--all` boots. */
+interface HostPlan {
+  /** The simulated chips, one per GPU, in order; empty for the host's real GPUs. */
+  chips: string[];
+  /** The fault points of each GPU, by index. */
+  inject: InjectRequest[][];
+  realistic: boolean;
+  vbios?: string;
+  firmwareDir?: string;
+  forged: boolean;
+  keep: boolean;
+}
+
+/** Flags `--all` does not take, and why. */
+const NOT_WITH_ALL: Readonly<Record<string, string>> = {
+  device: "--all boots every GPU; give --device alone to boot one",
+  "sim-state": "--sim-state keeps one simulated GPU; it does not go with --all",
+  recover: "--recover goes with one GPU: run reset.ts on each dirty GPU, then boot --all",
+  "crash-dir": "--crash-dir is for one GPU (--device or --sim)",
+};
+
+/** The flags only a simulated GPU takes. */
+const SIM_ONLY = ["inject", "vbios", "forged", "realistic", "count"];
+
+function validateAll(args: ParsedArgs): HostPlan {
+  if (args.positionals.length) throw new UsageError("boot.ts takes no positional arguments");
+  for (const [flag, why] of Object.entries(NOT_WITH_ALL)) {
+    if (args.values[flag] !== undefined) throw new UsageError(why);
+  }
+  const sim = args.string("sim");
+  const keep = args.flag("keep");
+  if (sim === undefined) {
+    for (const flag of SIM_ONLY) {
+      if (args.values[flag] !== undefined && args.values[flag] !== false) {
+        throw new UsageError(`--${flag} is for simulated GPUs (--all --sim CHIP[,CHIP…])`);
+      }
+    }
+  }
+  const listed = sim === undefined ? [] : sim.toLowerCase().split(",").map((c) => c.trim());
+  for (const chip of listed) {
+    if (!SIM_CHIPS.includes(chip)) {
+      throw new UsageError(
+        `--sim ${chip}: not a simulated chip; known: ${SIM_CHIPS.join(", ")}`,
+      );
+    }
+  }
+  if (sim !== undefined && keep) {
+    throw new UsageError("--keep with --all is for real GPUs: simulated ones would not be saved");
+  }
+  const firmwareDir = args.string("firmware");
+  if (firmwareDir !== undefined && args.flag("forged")) {
+    throw new UsageError("--forged and --firmware contradict each other");
+  }
+  if (firmwareDir !== undefined) requirePath(firmwareDir, "directory", "--firmware");
+  const vbios = args.string("vbios");
+  if (vbios !== undefined) requirePath(vbios, "file", "--vbios");
+  const count = args.integer("count", 1, 64) ?? 1;
+  const chips = listed.flatMap((chip) => Array.from({ length: count }, () => chip));
+  const known = faultPoints().map((p) => p.name);
+  const inject: InjectRequest[][] = chips.map(() => []);
+  for (const text of (args.values.inject as string[] | undefined) ?? []) {
+    const at = /^(\d+):(.*)$/.exec(text);
+    const request = parseInject(at ? at[2] : text, known);
+    if (!at) {
+      for (const list of inject) list.push(request);
+      continue;
+    }
+    const index = Number(at[1]);
+    if (index >= chips.length) {
+      throw new UsageError(
+        `--inject ${text}: there is no GPU ${index}; the GPUs are 0 to ${chips.length - 1}`,
+      );
+    }
+    inject[index].push(request);
+  }
+  return {
+    chips,
+    inject,
+    realistic: args.flag("realistic"),
+    vbios,
+    firmwareDir,
+    forged: args.flag("forged"),
+    keep,
+  };
+}
+
+/** `--all`: every GPU concurrently. */
+async function mainAll(args: ParsedArgs): Promise<number> {
+  const plan = validateAll(args);
+  const trace = traceFile(args.string("trace"));
+  const say = (text: string) => {
+    if (!args.json) console.log(text);
+  };
+  using interrupt = new Interrupt((signal) => {
+    say(`${signal}: stopping; every GPU unwinds what was done (again to exit at once)`);
+  });
+  await using firmwares = new AsyncDisposableStack();
+  const byChip = new Map<string, SimFirmware>();
+  for (const chip of new Set(plan.chips)) {
+    byChip.set(
+      chip,
+      firmwares.use(await simFirmware(chip, { dir: plan.firmwareDir, forged: plan.forged })),
+    );
+  }
+  // The simulated falcons recognise the files of their chip's root, the ones its boot loads.
+  const targets: OpenGpuTarget[] = plan.chips.length
+    ? plan.chips.map((chip, i) => ({
+      sim: chip,
+      firmwareDir: byChip.get(chip)!.dir,
+      ...(plan.vbios !== undefined ? { vbios: plan.vbios } : {}),
+      ...(plan.realistic ? { realistic: true } : {}),
+      ...(plan.inject[i].length ? { inject: plan.inject[i] } : {}),
+    }))
+    : await bootTargets({});
+  const forged = [...byChip.values()].some((f) => f.origin === "forged");
+  say(
+    plan.chips.length
+      ? `boot ${targets.length} simulated GPUs concurrently: ${
+        plan.realistic ? "real time" : "virtual time"
+      }, ${[...byChip].map(([chip, f]) => `${chip} ${f.origin} firmware`).join(", ")}`
+      : `boot ${targets.length} GPUs concurrently: ${targets.join(", ") || "none found"}`,
+  );
+  let outcome: HostOutcome;
+  try {
+    outcome = await bootHost({
+      targets,
+      firmwareDir: plan.chips.length ? undefined : plan.firmwareDir,
+      firmwareManifest: forged ? { ...FIRMWARE_MANIFEST, files: {}, links: {} } : undefined,
+      keep: plan.keep,
+      quiet: args.json,
+      signal: interrupt.signal,
+      trace: trace?.recorder,
+      outcome: (target) => ({
+        ok: false,
+        chip: typeof target === "string" ? null : target.sim,
+        gpu: null,
+        wpr2: null,
+        firmware: typeof target === "string" ? null : byChip.get(target.sim)!.origin,
+        kept: false,
+        steps: [],
+        residue: null,
+      }),
+    });
+  } finally {
+    await trace?.write();
+  }
+  if (interrupt.code !== undefined) outcome.interrupted = true;
+  if (args.json) printJson(outcome);
+  for (const gpu of outcome.gpus) {
+    if (gpu.error) console.error(`error: ${gpu.id}: ${gpu.error.message}`);
+  }
+  if (outcome.heldMs !== undefined) return outcome.ok ? 0 : 1;
+  return interrupt.code ?? (outcome.ok ? 0 : 1);
 }
 
 /** The state file may not exist yet, but its folder must, and it must not be a folder. */
@@ -659,7 +1008,9 @@ async function main(): Promise<number> {
     else for (const line of faultPointLines()) console.log(line);
     return 0;
   }
+  if (args.flag("all")) return await mainAll(args);
   const v = validate(args);
+  const trace = traceFile(args.string("trace"));
   using view = StepView.forStdout(args.json);
   using interrupt = new Interrupt((signal) => {
     view.line(`${signal}: stopping; unwinding what was done (again to exit at once)`);
@@ -696,15 +1047,28 @@ async function main(): Promise<number> {
       scriptCommand("unload.ts", `--sim-state ${v.state}`)
     }`
     : `kept running; unload it with:\n  ${scriptCommand("unload.ts", `--device ${v.bdf}`)}`;
-  await bootAndUnload({
-    target,
-    firmwareDir: firmware?.dir ?? v.firmwareDir,
-    forgedFirmware: firmware?.origin === "forged",
-    keep: v.keep,
-    unloadHint,
-    view,
-    signal: interrupt.signal,
-  }, outcome);
+  try {
+    await bootAndUnload({
+      target,
+      firmwareDir: firmware?.dir ?? v.firmwareDir,
+      forgedFirmware: firmware?.origin === "forged",
+      keep: v.keep,
+      holdReason: v.state !== undefined
+        ? undefined
+        : v.bdf !== undefined
+        ? HOLD_REASON_DEVICE
+        : HOLD_REASON_SIM,
+      recover: v.recover,
+      crashDir: v.crashDir,
+      unloadHint,
+      view,
+      signal: interrupt.signal,
+      trace,
+      traceLabel: v.bdf ?? v.chip,
+    }, outcome);
+  } finally {
+    await trace?.write();
+  }
   if (interrupt.code !== undefined) outcome.interrupted = true;
   showResidue(view, outcome.residue, outcome.kept);
   if (args.json) printJson(outcome);
@@ -716,6 +1080,8 @@ async function main(): Promise<number> {
         : `error: ${outcome.error.message}`,
     );
   }
+  // Under --keep without a state file, Ctrl-C is how the hold ends: not an interruption.
+  if (outcome.heldMs !== undefined) return outcome.ok ? 0 : 1;
   return interrupt.code ?? (outcome.ok ? 0 : 1);
 }
 

@@ -1,10 +1,11 @@
 /**
  * `demo.ts`: what falconry does, on whatever this machine has.
  *
- * The main show: a full GSP boot and unload of a simulated TU102 and a
- * simulated GA102, step by step, with the real linux-firmware files when
- * they are present and forged ones otherwise (the TU102 with the real VBIOS
- * from `../shared/vbios/` when it is there).
+ * The main show: a full GSP boot and unload of a simulated TU102, GA102 and
+ * GH100, step by step, with the real linux-firmware files when they are
+ * present and forged ones otherwise (the TU102 with the real VBIOS from
+ * `../shared/vbios/` when it is there). The TU102 and GA102 boot through
+ * FWSEC and Booter on SEC2; the GH100 through the FSP's chain of trust.
  *
  * With `--inspect`, instead, what the boot reads:
  *
@@ -63,8 +64,8 @@ import { bootAndUnload, type BootOutcome, Interrupt, simFirmware } from "./boot.
 import { relative } from "node:path";
 
 const DEMO_CHIPS = ["tu102", "tu116", "ga100", "ga102", "ad102", "gh100", "gb100", "gb202"];
-/** The chips the demo boots: one Turing, one Ampere. */
-const BOOT_CHIPS = ["tu102", "ga102"];
+/** The chips the demo boots: one Turing, one Ampere (both the SEC2 path), one Hopper (the FSP path). */
+const BOOT_CHIPS = ["tu102", "ga102", "gh100"];
 const SHARED_VBIOS = new URL("../../shared/vbios/TU102.rom", import.meta.url).pathname;
 /** The forged VBIOS is laid out as production boards ship theirs: no signature for fuse version 0. */
 const FORGED_VBIOS = { descriptorVersion: 3, zeroSignatures: [0] } as const;
@@ -106,15 +107,17 @@ const OPTIONS: OptionSpecs = {
 const HELP = formatHelp({
   usage: "demo.ts [--firmware DIR] [--forged] [--realistic] [--json]\n" +
     "       demo.ts --inspect [--firmware DIR] [--vbios FILE] [--fuse-version N] [--forged] [--json]",
-  summary: "Boot and unload the GSP of a simulated TU102 and GA102, step by step; or, with " +
-    "--inspect, inspect the firmware and the VBIOS.",
+  summary: "Boot and unload the GSP of a simulated TU102, GA102 and GH100, step by step; or, " +
+    "with --inspect, inspect the firmware and the VBIOS.",
   description: `
 The boot uses the real linux-firmware files when they are present (--firmware
 DIR, FALCONRY_FIRMWARE_DIR, the cache, /lib/firmware) and forged ones
 otherwise, or with --forged; the TU102 boots with the real VBIOS of
-../shared/vbios/TU102.rom when it is there. Each step shows as it runs, with
-its duration in the simulator's virtual time; then the GPU's name and WPR2,
-the unload, and what the simulated GPU was left holding (nothing).
+../shared/vbios/TU102.rom when it is there. The GH100 reads no VBIOS: its
+FSP boots the GSP-FMC after a chain-of-trust message. Each step shows as it
+runs, with its duration in the simulator's virtual time; then the GPU's name
+and WPR2, the unload, and what the simulated GPU was left holding
+(nothing).
 
 --inspect shows, instead, the firmware set of one chip per family; the VBIOS
 with its FWSEC, patched for FRTS; the GSP image read into DMA-ready memory. A
@@ -535,10 +538,12 @@ async function bootDemo(
       ? SHARED_VBIOS
       : undefined;
     if (i > 0) view.line("");
+    // The FSP path reads no VBIOS: its heading names none.
+    const readsVbios = familyOf(chipByName(chip)!).bootPath === "sec2";
     view.line(simHeading("boot", chip, {
       firmware: firmware.origin,
       realistic,
-      vbios: vbios ? relative(Deno.cwd(), vbios) : "forged",
+      vbios: !readsVbios ? undefined : vbios ? relative(Deno.cwd(), vbios) : "forged",
     }));
     const outcome: BootOutcome = {
       ok: false,

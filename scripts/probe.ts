@@ -10,9 +10,21 @@
  *   RISC-V core runs. BAR0 is mapped `PROT_READ` from a file opened
  *   `O_RDONLY`: the probe cannot write.
  *
+ * - `--all`: probe every NVIDIA GPU sysfs lists, each on its own; one that
+ *   cannot be probed is reported and the others still are;
+ * - `--sim-state FILE` (repeatable): probe a simulated GPU saved by
+ *   `boot.ts --sim-state FILE`, through a read-only view of its BAR0 (the
+ *   file is not written back).
+ *
+ * `--format prometheus` writes the probed GPUs' states (chip, WPR2 set, GSP
+ * running, falcons halted, PRI errors seen) as node_exporter textfile metrics
+ * (`gpu/prometheus.ts`); a GPU that could not be probed is
+ * `falconry_gpu_probe_success 0` there, and the exit code stays 0 so that
+ * the file is still written.
+ *
  * `--sysfs-root DIR` takes every sysfs path, `resource0` included, from DIR
- * instead of `/sys` (for containers and tests). `--json` prints one JSON
- * document. Problems (no such device, not an NVIDIA GPU, no permission to map
+ * instead of `/sys` (for containers and tests). `--json` (`--format json`)
+ * prints one JSON document. Problems (no such device, not an NVIDIA GPU, no permission to map
  * BAR0, a device that does not answer) print one line naming the device and
  * what to do, and exit 1.
  *
@@ -21,6 +33,8 @@
  * deno run -A scripts/probe.ts
  * sudo deno run -A scripts/probe.ts --device 0000:01:00.0
  * deno run -A scripts/probe.ts --device 01:00.0 --json --sysfs-root /tmp/sys-copy
+ * sudo deno run -A scripts/probe.ts --all --format prometheus > /var/lib/node_exporter/falconry.prom
+ * deno run -A scripts/probe.ts --sim-state /tmp/tu102.json --format prometheus
  * ```
  *
  * @module
@@ -45,8 +59,20 @@ import {
   type SysfsPciDevice,
 } from "../pci/mod.ts";
 import { DeviceError, FalconryError, OsError } from "../errors.ts";
+import { formatPrometheus, type PrometheusGpu } from "../gpu/prometheus.ts";
 import { findRegisters } from "../registers/mod.ts";
-import { formatHelp, type OptionSpecs, printJson, runMain, startCli } from "./_cli.ts";
+import { SimulatedGpu } from "../sim/mod.ts";
+import {
+  describeFailure,
+  formatHelp,
+  type OptionSpecs,
+  type ParsedArgs,
+  printJson,
+  requirePath,
+  runMain,
+  startCli,
+  UsageError,
+} from "./_cli.ts";
 
 const log = getLogger(["falconry", "scripts", "probe"]);
 
@@ -55,6 +81,21 @@ const OPTIONS: OptionSpecs = {
     type: "string",
     valueName: "BDF",
     description: "probe this GPU read-only (DDDD:BB:DD.F or BB:DD.F) instead of listing",
+  },
+  all: {
+    type: "boolean",
+    description: "probe every NVIDIA GPU under the sysfs root, each read-only",
+  },
+  "sim-state": {
+    type: "string",
+    valueName: "FILE",
+    multiple: true,
+    description: "probe a simulated GPU saved in FILE (boot.ts --sim-state), read-only; repeatable",
+  },
+  format: {
+    type: "string",
+    valueName: "FORMAT",
+    description: "text (default), json (= --json) or prometheus (node_exporter textfile metrics)",
   },
   "sysfs-root": {
     type: "string",
@@ -65,8 +106,9 @@ const OPTIONS: OptionSpecs = {
 };
 
 const HELP = formatHelp({
-  usage: "probe.ts [--device BDF] [--sysfs-root DIR] [--json]",
-  summary: "List NVIDIA GPUs, or read one GPU's boot state without writing anything.",
+  usage: "probe.ts [--device BDF | --all] [--sim-state FILE]… [--sysfs-root DIR]\n" +
+    "                [--format text|json|prometheus] [--json]",
+  summary: "List NVIDIA GPUs, or read GPUs' boot state without writing anything.",
   description: `
 Without --device, lists the NVIDIA GPUs (VGA and 3D controller functions of
 vendor 10de) under DIR/bus/pci/devices: address, device id, bound driver,
@@ -79,7 +121,17 @@ BOOT_42, and reads only status registers that have no read side effects: the
 GSP and SEC2 falcons' HWCFG2, CPUCTL, MAILBOX0/1, their RISC-V CPUCTL,
 CORE_SWITCH_RISCV_STATUS and BCR_CTRL where the chip has them, and the WPR2
 bounds. Reads that return 0xffffffff or a PRI error (0xbadxxxxx) are shown as
-such. Mapping resource0 needs root.`,
+such. Mapping resource0 needs root.
+
+--all probes every GPU of the listing that way, and --sim-state FILE a
+simulated GPU saved by boot.ts. A GPU that cannot be probed is reported, and
+the others are probed all the same; the exit code is then 1.
+
+--format prometheus prints the states as Prometheus metrics for node_exporter's
+textfile collector (falconry_gpu_wpr2_set, falconry_gpu_gsp_running,
+falconry_gpu_falcon_halted, falconry_gpu_pri_errors, …, labelled gpu="BDF");
+a GPU that cannot be probed is falconry_gpu_probe_success 0, and the exit code
+stays 0. Write to a temporary file and rename it into the collector's folder.`,
   options: OPTIONS,
 });
 
@@ -280,32 +332,120 @@ function printReport(listing: GpuListing, report: ProbeReport): void {
   console.log(lines.join("\n"));
 }
 
-async function probe(
-  text: string,
-  root: string,
-  json: boolean,
-): Promise<number> {
+/** One probed GPU: its listing (real GPUs) and report, or what went wrong. */
+interface Probed {
+  /** The PCI address, or the simulated GPU's state file. */
+  gpu: string;
+  listing: GpuListing | null;
+  report?: ProbeReport;
+  error?: unknown;
+}
+
+async function probeReal(text: string, root: string): Promise<Probed> {
   const bdf = normalizeBdf(text);
-  let listing: GpuListing;
-  let report: ProbeReport;
   try {
     await using gpu = await openDevice(bdf, {
       readOnly: true,
       backend: "sysfs",
       sysfsRoot: root,
     });
-    listing = listingOf(gpu.info, gpu.bar0.size);
-    report = probeDevice(gpu.bar0);
+    const listing = listingOf(gpu.info, gpu.bar0.size);
+    return { gpu: bdf, listing, report: probeDevice(gpu.bar0) };
   } catch (e) {
     throw explain(bdf, e);
   }
-  if (json) printJson({ device: listing, ...report });
-  else printReport(listing, report);
-  return 0;
+}
+
+/** A simulated GPU's state file, reopened read-only and not saved back. */
+async function probeSimulated(path: string): Promise<Probed> {
+  await using gpu = await SimulatedGpu.open(path, { readOnly: true });
+  return { gpu: path, listing: listingOf(gpu.info, gpu.bar0.size), report: probeDevice(gpu.bar0) };
+}
+
+/** Probe one GPU; a falconry failure is kept in the result, a bug is thrown. */
+async function settle(gpu: string, run: () => Promise<Probed>): Promise<Probed> {
+  try {
+    return await run();
+  } catch (e) {
+    if (describeFailure(e).internal) throw e;
+    return { gpu, listing: null, error: e };
+  }
+}
+
+type Format = "text" | "json" | "prometheus";
+const FORMATS: readonly Format[] = ["text", "json", "prometheus"];
+
+function formatOf(parsed: ParsedArgs): Format {
+  const format = parsed.string("format");
+  if (format === undefined) return parsed.json ? "json" : "text";
+  if (!(FORMATS as readonly string[]).includes(format)) {
+    throw new UsageError(`--format ${format}: expected ${FORMATS.join(", ")}`);
+  }
+  if (parsed.json && format !== "json") {
+    throw new UsageError(`--json and --format ${format} contradict each other`);
+  }
+  return format as Format;
+}
+
+function jsonOf(probed: Probed): unknown {
+  if (probed.report) return { device: probed.listing, ...probed.report };
+  return { gpu: probed.gpu, device: null, error: describeFailure(probed.error).json.error };
+}
+
+/** Print the probed GPUs in `format`; returns the exit code. */
+function show(probed: readonly Probed[], format: Format, many: boolean): number {
+  const failed = probed.filter((p) => p.error !== undefined);
+  if (format === "prometheus") {
+    const gpus: PrometheusGpu[] = probed.map((p) =>
+      p.report ? { gpu: p.gpu, report: p.report } : {
+        gpu: p.gpu,
+        error: describeFailure(p.error).json.error.message,
+      }
+    );
+    Deno.stdout.writeSync(new TextEncoder().encode(formatPrometheus(gpus)));
+    for (const p of failed) {
+      log.warning("{gpu}: not probed: {error}", {
+        gpu: p.gpu,
+        error: describeFailure(p.error).json.error.message,
+      });
+    }
+    return 0;
+  }
+  if (!many) {
+    const [one] = probed;
+    if (one.error !== undefined) throw one.error;
+    if (format === "json") printJson(jsonOf(one));
+    else printReport(one.listing ?? noListing(one.gpu), one.report!);
+    return 0;
+  }
+  if (format === "json") printJson(probed.map(jsonOf));
+  else {
+    probed.forEach((p, i) => {
+      if (i > 0) console.log("");
+      if (p.report) printReport(p.listing ?? noListing(p.gpu), p.report);
+      else console.log(`${p.gpu}  not probed: ${describeFailure(p.error).json.error.message}`);
+    });
+    if (!probed.length) console.log("no NVIDIA GPU to probe");
+  }
+  for (const p of failed) console.error(`error: ${describeFailure(p.error).json.error.message}`);
+  return failed.length ? 1 : 0;
+}
+
+function noListing(gpu: string): GpuListing {
+  return {
+    bdf: gpu,
+    vendor: "-",
+    device: "-",
+    class: "-",
+    driver: null,
+    iommuGroup: null,
+    numaNode: null,
+    bar0Size: null,
+  };
 }
 
 /** Deno refuses /sys and FFI without -A; say so in one line instead of a stack. */
-async function withPermissionHint(run: () => Promise<number>): Promise<number> {
+async function withPermissionHint<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (e) {
@@ -349,15 +489,40 @@ async function checkSysfsRoot(root: string): Promise<void> {
 async function main(args: readonly string[]): Promise<number> {
   const parsed = await startCli(args, OPTIONS, HELP);
   if (parsed === undefined) return 0;
+  if (parsed.positionals.length) throw new UsageError("probe.ts takes no positional arguments");
   const root = parsed.string("sysfs-root") ?? DEFAULT_SYSFS_ROOT;
-  await withPermissionHint(async () => {
-    await checkSysfsRoot(root);
-    return 0;
-  });
+  const format = formatOf(parsed);
   const device = parsed.string("device");
-  return await withPermissionHint(() =>
-    device === undefined ? list(root, parsed.json) : probe(device, root, parsed.json)
-  );
+  const all = parsed.flag("all");
+  const states = (parsed.values["sim-state"] as string[] | undefined) ?? [];
+  if (device !== undefined && all) throw new UsageError("give --device BDF or --all, not both");
+  for (const state of states) requirePath(state, "file", "--sim-state");
+  if (device === undefined && !all && !states.length) {
+    if (format === "prometheus") {
+      throw new UsageError(
+        "--format prometheus needs GPUs to probe: --all, --device or --sim-state",
+      );
+    }
+    await withPermissionHint(async () => {
+      await checkSysfsRoot(root);
+      return 0;
+    });
+    return await withPermissionHint(() => list(root, format === "json"));
+  }
+  const probed: Promise<Probed>[] = [];
+  if (device !== undefined || all) {
+    await withPermissionHint(async () => {
+      await checkSysfsRoot(root);
+      return 0;
+    });
+    const bdfs = all ? (await listNvidiaGpus(root)).map((g) => g.bdf) : [device!];
+    for (const bdf of bdfs) {
+      probed.push(settle(bdf, () => withPermissionHint(() => probeReal(bdf, root))));
+    }
+  }
+  for (const state of states) probed.push(settle(state, () => probeSimulated(state)));
+  const many = all || probed.length > 1;
+  return show(await Promise.all(probed), format, many);
 }
 
 if (import.meta.main) await runMain(() => main(Deno.args));

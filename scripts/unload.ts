@@ -7,6 +7,9 @@
  * --sim-state FILE` saved; it is saved back there at the end, and what the
  * simulated GPU still holds (its residue) is reported.
  *
+ * `--trace FILE` writes a Chrome/Perfetto trace-event JSON of every step and
+ * wait of the unload.
+ *
  * @example
  * ```sh
  * deno run -A scripts/boot.ts --sim tu102 --keep --sim-state /tmp/tu102.json
@@ -21,7 +24,9 @@ import { unloadGsp } from "../gsp/boot.ts";
 import { UNLOAD_STEPS } from "../gsp/boot_steps.ts";
 import { openGpu, type OpenGpuTarget } from "../open_gpu.ts";
 import { normalizeBdf } from "../pci/sysfs.ts";
+import type { BootStepEvent } from "../gsp/boot_steps.ts";
 import { msSince, showResidue, simHeading, StepView } from "./_boot_view.ts";
+import { TRACE_OPTION, traceFile } from "./_trace_file.ts";
 import { bootFailure, type BootOutcome, residueOf, simFirmware } from "./boot.ts";
 import {
   formatDuration,
@@ -55,10 +60,12 @@ const OPTIONS: OptionSpecs = {
     type: "boolean",
     description: "in simulation, unload with forged firmware even if real exists",
   },
+  trace: TRACE_OPTION,
 };
 
 const HELP = formatHelp({
-  usage: "unload.ts (--device BDF | --sim-state FILE) [--firmware DIR | --forged] [--json]",
+  usage:
+    "unload.ts (--device BDF | --sim-state FILE) [--firmware DIR | --forged] [--trace FILE] [--json]",
   summary: "Unload a GSP that an earlier process left running (boot.ts --keep).",
   description: `
 Each step shows as it runs, with its duration. In simulation the GPU is
@@ -67,7 +74,10 @@ reopened from FILE and saved back to it at the end, and what it still holds
 
 With --json, stdout is one JSON object: {ok, chip, firmware, steps: [{name,
 ms}], error?: {step, code, message, kind}, residue} (residue is null on a real
-GPU).`,
+GPU).
+
+--trace FILE writes a Chrome/Perfetto trace-event JSON (open it in
+ui.perfetto.dev): every step and every wait, timed on the device's clock.`,
   options: OPTIONS,
 });
 
@@ -100,6 +110,7 @@ async function main(): Promise<number> {
   const firmwareDir = args.string("firmware");
   if (firmwareDir !== undefined) requirePath(firmwareDir, "directory", "--firmware");
   if (state !== undefined) requirePath(state, "file", "--sim-state");
+  const trace = traceFile(args.string("trace"));
   const chip = state !== undefined ? await savedChip(state) : undefined;
   await using firmware = chip !== undefined
     ? await simFirmware(chip, { dir: firmwareDir, forged: args.flag("forged") })
@@ -123,10 +134,18 @@ async function main(): Promise<number> {
       ? simHeading("unload", chip, { firmware: firmware!.origin, state })
       : `unload ${target}:`,
   );
-  {
+  try {
     await using gpu = await openGpu(target);
+    const tracer = trace?.device(gpu, typeof target === "string" ? target : target.sim);
+    const onStep = (event: BootStepEvent) => {
+      tracer?.onStep(event);
+      view.onStep(event);
+    };
     try {
-      await unloadGsp(gpu, { firmwareDir: firmware?.dir ?? firmwareDir, onStep: view.onStep });
+      await unloadGsp(tracer?.device ?? gpu, {
+        firmwareDir: firmware?.dir ?? firmwareDir,
+        onStep,
+      });
       const unloading = new Set<string>(UNLOAD_STEPS);
       view.line(
         view.steps.some((s) => unloading.has(s.name))
@@ -136,9 +155,12 @@ async function main(): Promise<number> {
     } catch (e) {
       outcome.error = bootFailure(e);
     } finally {
+      tracer?.flush();
       outcome.steps = view.steps;
       outcome.residue = residueOf(gpu);
     }
+  } finally {
+    await trace?.write();
   }
   outcome.ok = outcome.error === undefined;
   showResidue(view, outcome.residue, false);

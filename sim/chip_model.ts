@@ -6,8 +6,9 @@
  * holds (version *v* reads as the low *v* bits set; `registers/fuse.ts`
  * `fuseVersionOf` turns a mask back into a version).
  *
- * Every Turing, Ampere and Ada chip (the SEC2 boot path) can be simulated by
- * name. The PCI device ids and VRAM sizes are those of one well-known board
+ * Every Turing, Ampere and Ada chip (the SEC2 boot path) and GH100 (the FSP
+ * boot path; an H100 PCIe, PCI device 0x2331 in pci-ids, 80 GiB, no display)
+ * can be simulated by name. The PCI device ids and VRAM sizes are those of one well-known board
  * per chip (the TU102's is the RTX 2080 Ti of `../shared/vbios/TU102.rom`,
  * PCI device 0x1e04); options change them.
  *
@@ -74,16 +75,28 @@ const BOARDS: Readonly<Record<string, BoardFacts>> = {
   ad104: { board: "GeForce RTX 4070 Ti", pciDeviceId: 0x2782, fbSizeMiB: 12 * 1024 },
   ad106: { board: "GeForce RTX 4060 Ti", pciDeviceId: 0x2803, fbSizeMiB: 8 * 1024 },
   ad107: { board: "GeForce RTX 4060", pciDeviceId: 0x2882, fbSizeMiB: 8 * 1024 },
+  gh100: { board: "H100 PCIe", pciDeviceId: 0x2331, fbSizeMiB: 80 * 1024 },
 };
 
-/** Families the simulator models: the SEC2 boot path. */
-const SIMULATED_FAMILIES: readonly ChipFamily[] = ["tu10x", "tu11x", "ga100", "ga10x", "ad10x"];
+/** Families the simulator models: the SEC2 boot path, and GH100 on the FSP path. */
+const SIMULATED_FAMILIES: readonly ChipFamily[] = [
+  "tu10x",
+  "tu11x",
+  "ga100",
+  "ga10x",
+  "ad10x",
+  "gh100",
+];
+
+/** Families without a display engine (a 3D controller, no VGA workspace). */
+const DISPLAYLESS_FAMILIES: readonly ChipFamily[] = ["ga100", "gh100"];
 
 /** Default fuse version per family (`undefined`: the chip has no signature fuses). */
 const DEFAULT_FUSE_VERSION: Readonly<Partial<Record<ChipFamily, number>>> = {
   ga100: 0,
   ga10x: 1,
   ad10x: 1,
+  gh100: 1,
 };
 
 /** PCI class codes: VGA controller, or 3D controller for the display-less GA100. */
@@ -94,7 +107,9 @@ const PCI_CLASS_3D = 0x030200;
 const REVISION = { major: 0xa, minor: 1 } as const;
 
 /**
- * The names of every chip the simulator can model, oldest first.
+ * The names of every SEC2-path chip the simulator can model (the TU102
+ * family: Turing, Ampere, Ada), oldest first. The FSP-path chips are in
+ * {@linkcode SIM_FSP_CHIP_NAMES}.
  *
  * @example
  * ```ts
@@ -104,7 +119,24 @@ const REVISION = { major: 0xa, minor: 1 } as const;
  * assert(!SIM_CHIP_NAMES.includes("gh100"));
  * ```
  */
-export const SIM_CHIP_NAMES: readonly string[] = Object.freeze(Object.keys(BOARDS));
+export const SIM_CHIP_NAMES: readonly string[] = Object.freeze(
+  Object.keys(BOARDS).filter((name) => chipByName(name)?.family !== "gh100"),
+);
+
+/**
+ * The names of the FSP-path chips the simulator can model (Hopper: GH100,
+ * booting through the FSP chain of trust).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SIM_FSP_CHIP_NAMES } from "./chip_model.ts";
+ * assert.deepEqual(SIM_FSP_CHIP_NAMES, ["gh100"]);
+ * ```
+ */
+export const SIM_FSP_CHIP_NAMES: readonly string[] = Object.freeze(
+  Object.keys(BOARDS).filter((name) => chipByName(name)?.family === "gh100"),
+);
 
 /** Options for {@linkcode simChipModel}. */
 export interface SimChipModelOptions {
@@ -198,7 +230,11 @@ export class UnknownSimChipError extends FalconryError {
    * @param reason Why it is refused.
    */
   constructor(chip: string, reason: string) {
-    super(`${chip}: ${reason} (simulated chips: ${SIM_CHIP_NAMES.join(", ")})`);
+    super(
+      `${chip}: ${reason} (simulated chips: ${
+        [...SIM_CHIP_NAMES, ...SIM_FSP_CHIP_NAMES].join(", ")
+      })`,
+    );
     this.chip = chip;
   }
 }
@@ -231,7 +267,8 @@ function simulatedChip(name: string): ChipInfo {
  * const tu116 = simChipModel("TU116");
  * assert.equal(tu116.boot42 >>> 20, 0x168);
  * assert.equal(tu116.fuses.GSP.length, 0);
- * assert.throws(() => simChipModel("gh100"), /does not model/);
+ * assert.equal(simChipModel("gh100").pciDeviceId, 0x2331); // H100 PCIe
+ * assert.throws(() => simChipModel("gb202"), /does not model/);
  * ```
  */
 export function simChipModel(name: string, options: SimChipModelOptions = {}): SimChipModel {
@@ -270,7 +307,7 @@ export function simChipModel(name: string, options: SimChipModelOptions = {}): S
       fuses[engine] = Array(FUSE_UCODE_IDS).fill(fuseMaskOf(fuseVersions[engine]));
     }
   }
-  const display = chip.family !== "ga100";
+  const display = !DISPLAYLESS_FAMILIES.includes(chip.family);
   const fbSizeMiB = options.fbSizeMiB ?? board.fbSizeMiB;
   if (!Number.isInteger(fbSizeMiB) || fbSizeMiB < 64) {
     throw new RangeError(`VRAM size ${fbSizeMiB} MiB is not a whole number of MiB ≥ 64`);

@@ -32,6 +32,8 @@ import type { DmaAllocator, DmaAllocOptions, DmaBuffer } from "../pci/device.ts"
 import { type FaultInjector, type FaultPoint, registerFaultPoint } from "./faults.ts";
 import { type DmaView, SimDmaFault, type SystemMemory } from "./system_memory.ts";
 
+const FREE_LARGE = new Map<number, ArrayBuffer[]>();
+
 /** Page size of the simulated IOMMU. */
 export const SIM_PAGE_SIZE = 4096;
 /** First IOVA handed out (4 GiB, as the VFIO backend's default window starts). */
@@ -87,7 +89,9 @@ export class SimDmaAllocator implements DmaAllocator {
     const a = BigInt(Math.max(align, SIM_PAGE_SIZE));
     const iova = (this.#next + a - 1n) / a * a;
     this.#next = iova + BigInt(bytesSize);
-    const bytes = new Uint8Array(new ArrayBuffer(bytesSize));
+    const reused = FREE_LARGE.get(bytesSize)?.pop();
+    if (reused) new Uint8Array(reused).fill(0);
+    const bytes = new Uint8Array(reused ?? new ArrayBuffer(bytesSize));
     const mapping = this.#memory.map(iova, bytes);
     this.#live++;
     this.bytesAllocated += bytesSize;
@@ -101,6 +105,11 @@ export class SimDmaAllocator implements DmaAllocator {
         disposed = true;
         mapping[Symbol.dispose]();
         this.#live--;
+        if (bytesSize >= 1 << 20) {
+          const list = FREE_LARGE.get(bytesSize) ?? [];
+          if (list.length < 2) list.push(bytes.buffer.transfer());
+          FREE_LARGE.set(bytesSize, list);
+        }
       },
     };
   }

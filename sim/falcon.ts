@@ -121,6 +121,15 @@ export const FALCON_HALT_CODE = {
   modelError: 0x7f,
 } as const;
 
+/**
+ * What a host read returns while the PRIV target mask is held (GH100:
+ * `FECS_PRI_TARGET_MASK_VIOLATION` 0xbadf41 in bits 31:8). NVIDIA
+ * (`_kfspIsGspTargetMaskReleased`) and nova-core ignore the low byte ("extra
+ * error information"); the simulator sets it to 0x01 so that a host
+ * comparing the whole word with 0xbadf4100 is caught.
+ */
+export const PRIV_TARGET_MASK_READ = 0xbadf4101;
+
 /** What a host read of a secure IMEM block returns (envytools: "0xdead5ec1"). */
 export const SECURE_IMEM_READ = 0xdead5ec1;
 
@@ -259,6 +268,13 @@ export interface SimFalconOptions {
   dmemSize?: number;
   /** Modelled times. */
   timing?: SimFalconTiming;
+  /**
+   * Whether another engine holds this falcon's PRIV target mask right now
+   * (Hopper: the FSP holds the GSP's until the FMC has started GSP-RM).
+   * While it does, every register reads {@linkcode PRIV_TARGET_MASK_READ}
+   * and writes are dropped (recorded as violations). Asked at every access.
+   */
+  privTargetMasked?: () => boolean;
 }
 
 /** Counters for accounting and tests. */
@@ -494,6 +510,7 @@ export class SimFalcon implements SimBlock {
   readonly #dma: DmaView;
   readonly #onStart?: SimFalconOptions["onStart"];
   readonly #onReset?: SimFalconOptions["onReset"];
+  readonly #privTargetMasked?: () => boolean;
   readonly #scrubMs: number;
   readonly #resetPulseMs: number;
   readonly #dmaBytesPerMs?: number;
@@ -546,6 +563,7 @@ export class SimFalcon implements SimBlock {
     this.#dma = options.memory;
     this.#onStart = options.onStart;
     this.#onReset = options.onReset;
+    this.#privTargetMasked = options.privTargetMasked;
     const sizes = falconMemorySizes(this.chip, options.engine);
     this.imemSize = checkSize("IMEM", options.imemSize ?? sizes.imem);
     this.dmemSize = checkSize("DMEM", options.dmemSize ?? sizes.dmem);
@@ -579,6 +597,7 @@ export class SimFalcon implements SimBlock {
   read(offset: number): number | undefined {
     const handler = this.#handlers.get(offset);
     if (!handler) return undefined;
+    if (this.#privTargetMasked?.()) return PRIV_TARGET_MASK_READ;
     this.#tick();
     return handler.read() >>> 0;
   }
@@ -594,6 +613,13 @@ export class SimFalcon implements SimBlock {
   write(offset: number, value: number): boolean {
     const handler = this.#handlers.get(offset);
     if (!handler) return false;
+    if (this.#privTargetMasked?.()) {
+      this.#violation(
+        `write 0x${(value >>> 0).toString(16)} to 0x${hex(offset)} while the PRIV target mask ` +
+          "is held (the FSP owns the GSP until the FMC has started GSP-RM)",
+      );
+      return true;
+    }
     this.#tick();
     if (handler.write) handler.write(value >>> 0);
     else this.#violation(`write 0x${(value >>> 0).toString(16)} to read-only 0x${hex(offset)}`);
@@ -1169,10 +1195,14 @@ export class SimFalcon implements SimBlock {
     return reg.encode(fields);
   }
 
+  /** CPUCTL by `HALTED | ALIAS_EN << 1`: a halt poll reads it thousands of times per start. */
+  readonly #cpuctlValues: number[] = [];
+
   #cpuctl(): number {
-    return this.#regs.CPUCTL.encode({
-      HALTED: this.#cpu === "halted" ? 1 : 0,
-      ALIAS_EN: this.#r.aliasEnabled ? 1 : 0,
+    const key = (this.#cpu === "halted" ? 1 : 0) | (this.#r.aliasEnabled ? 2 : 0);
+    return this.#cpuctlValues[key] ??= this.#regs.CPUCTL.encode({
+      HALTED: key & 1,
+      ALIAS_EN: key >> 1,
     });
   }
 

@@ -29,7 +29,11 @@
  * @module
  */
 
+import type { BootPath, ChipInfo } from "../chips/chips.ts";
+import { familyOf } from "../chips/chips.ts";
 import { FalconryError } from "../errors.ts";
+
+export type { BootPath, ChipInfo };
 
 /** One fault point. */
 export interface FaultPoint {
@@ -41,6 +45,12 @@ export interface FaultPoint {
   readonly owner: string;
   /** What parameters `arm` takes, in words (optional). */
   readonly parameters?: string;
+  /**
+   * The boot paths whose chips the point applies to (`sec2`: the TU102
+   * family; `fsp`: Hopper). Absent: every path. A fault matrix over one
+   * chip iterates {@linkcode faultPointsFor} it.
+   */
+  readonly bootPaths?: readonly BootPath[];
 }
 
 const REGISTRY = new Map<string, FaultPoint>();
@@ -67,11 +77,15 @@ export function registerFaultPoint(point: FaultPoint): FaultPoint {
   if (known) {
     if (
       known.owner === point.owner && known.description === point.description &&
-      known.parameters === point.parameters
+      known.parameters === point.parameters &&
+      (known.bootPaths ?? []).join() === (point.bootPaths ?? []).join()
     ) return known;
     throw new FalconryError(`fault point ${point.name} is already registered by ${known.owner}`);
   }
-  const frozen = Object.freeze({ ...point });
+  const frozen = Object.freeze({
+    ...point,
+    ...(point.bootPaths ? { bootPaths: Object.freeze([...point.bootPaths]) } : {}),
+  });
   REGISTRY.set(point.name, frozen);
   return frozen;
 }
@@ -93,6 +107,45 @@ export function faultPoints(): FaultPoint[] {
   return [...REGISTRY.values()].sort((a, b) =>
     a.owner === b.owner ? a.name.localeCompare(b.name) : a.owner.localeCompare(b.owner)
   );
+}
+
+/**
+ * Whether a point applies to a chip (its boot path is among the point's).
+ *
+ * @param point The point.
+ * @param chip The chip.
+ * @returns `true` when a boot of that chip can meet the point.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { faultPointAppliesTo } from "./faults.ts";
+ * import { chipByName } from "../chips/chips.ts";
+ * const point = { name: "x", description: "x", owner: "x", bootPaths: ["fsp"] as const };
+ * assert(faultPointAppliesTo(point, chipByName("gh100")!));
+ * assert(!faultPointAppliesTo(point, chipByName("tu102")!));
+ * ```
+ */
+export function faultPointAppliesTo(point: FaultPoint, chip: ChipInfo): boolean {
+  return !point.bootPaths || point.bootPaths.includes(familyOf(chip).bootPath);
+}
+
+/**
+ * The registered points that apply to a chip, sorted as {@linkcode faultPoints}.
+ *
+ * @param chip The chip.
+ * @returns The points.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { faultPointsFor } from "./faults.ts";
+ * import { chipByName } from "../chips/chips.ts";
+ * assert(faultPointsFor(chipByName("tu102")!).some((p) => p.name === "bus-fall-off"));
+ * ```
+ */
+export function faultPointsFor(chip: ChipInfo): FaultPoint[] {
+  return faultPoints().filter((p) => faultPointAppliesTo(p, chip));
 }
 
 /** One fault that fired. */

@@ -45,6 +45,24 @@ export interface SimLatency {
   readonly busResetMs: number;
   /** How long the kernel waits for a device that does not come back (`pci_dev_wait`, ~65.5 s). */
   readonly resetGiveUpMs: number;
+  /**
+   * Re-enumeration: `remove` (unbind, delete) then `rescan` (config reads of
+   * the bus, quirks, BAR assignment); modelled, no measurement was found.
+   */
+  readonly rescanMs: number;
+  /**
+   * Hopper: the FSP's secure boot after a reset, until `NV_THERM_I2CS_SCRATCH`
+   * reads 0xff ("memory training alone ~2 s, up to 3 s on HBM3", an NVIDIA
+   * code comment; no measurement).
+   */
+  readonly fspSecureBootMs?: number;
+  /** Hopper: the FSP's reply to the Chain-of-Trust message (no timing found; modelled 20 ms). */
+  readonly fspCotResponseMs?: number;
+  /**
+   * Hopper: from the FSP's reply until the FMC has started GSP-RM and the
+   * GSP's PRIV lockdown is released (no timing found; modelled 60 ms).
+   */
+  readonly fmcBootMs?: number;
 }
 
 /**
@@ -66,6 +84,10 @@ export const REALISTIC_LATENCY: SimLatency = Object.freeze({
   flrMs: 100,
   busResetMs: 102,
   resetGiveUpMs: 65_535,
+  rescanMs: 20,
+  fspSecureBootMs: 2000,
+  fspCotResponseMs: 20,
+  fmcBootMs: 60,
 });
 
 /**

@@ -64,6 +64,7 @@ export {
   fuseMaskOf,
   MAX_FUSE_VERSION,
   SIM_CHIP_NAMES,
+  SIM_FSP_CHIP_NAMES,
   type SimChipModel,
   simChipModel,
   type SimChipModelOptions,
@@ -85,10 +86,13 @@ export {
   type SimDmaAllocatorOptions,
 } from "./dma.ts";
 export {
+  type BootPath,
   BUS_FALL_OFF,
   FaultInjector,
   type FaultPoint,
+  faultPointAppliesTo,
   faultPoints,
+  faultPointsFor,
   type FiredFault,
   registerFaultPoint,
 } from "./faults.ts";
@@ -107,6 +111,7 @@ export type {
   DmaAllocator,
   DmaAllocOptions,
   DmaBuffer,
+  ResetMethod,
 } from "../pci/device.ts";
 export type { Mmio, PollOptions } from "../pci/mmio.ts";
 export type * from "../registers/mod.ts";
@@ -153,3 +158,19 @@ export type {
 } from "./acceptance/mod.ts";
 export type * from "../firmware/mod.ts";
 export { ManualClock } from "../pci/clock.ts";
+// Hopper's FSP messages and error codes (what a host sends and decodes).
+export * from "./acceptance/cot_message.ts";
+export * from "./acceptance/fsp_error.ts";
+export {
+  checkCot,
+  type CotAcceptance,
+  type CotCheckInput,
+  type CotFmc,
+  type CotGspFirmware,
+  type FbRange,
+  FMC_BOOT_PARAMS_SIZE,
+  FSP_FRTS_SIZE,
+  type FspFamilyFacts,
+  fspFamilyFacts,
+  fspWprHeapSize,
+} from "./acceptance/fmc_boot.ts";

@@ -1,5 +1,5 @@
 /**
- * `SimulatedGpu`: a Turing, Ampere or Ada GPU behind the same
+ * `SimulatedGpu`: a Turing, Ampere, Ada or Hopper (GH100) GPU behind the same
  * {@linkcode Device} interface as a real one, built from one class per
  * hardware block on a routed BAR0 (`bus.ts`).
  *
@@ -12,11 +12,15 @@
  * - `clock`: virtual by default (a {@linkcode ManualClock}: tests are instant
  *   while the modelled hardware time is counted); `realistic: true` uses the
  *   system clock and waits the figures of `latency.ts`.
- * - `reset`: the optional reset capability ({@linkcode DeviceReset}):
- *   function-level and secondary bus reset, each clearing the falcons, the
- *   GSP and WPR2; config space then answers all ones for a modelled while and
- *   GFW boot runs again. A device-id quirk models GPUs that never come back
- *   from FLR until a bus reset.
+ * - `reset`: the reset capability ({@linkcode DeviceReset}): function-level
+ *   and secondary bus reset, each clearing the falcons, the GSP and WPR2;
+ *   config space then answers all ones for a modelled while and GFW boot runs
+ *   again. Re-enumeration (remove, rescan) resets nothing but finds a GPU that
+ *   dropped off the bus. `refusal` says why a method cannot run: a read-only
+ *   device, a board without FLR, a device id the kernel never bus-resets
+ *   (H100s), an audio function on the bus not bound to vfio-pci. Quirks
+ *   ({@linkcode SimQuirks}) model GPUs that never come back from FLR until a
+ *   bus reset, that drop off the bus after a reset, or never come back.
  * - {@linkcode SimulatedGpu.residue}: what a clean unwind should have removed.
  * - {@linkcode SimulatedGpu.save} / {@linkcode SimulatedGpu.open}: the
  *   persistent state (WPR2, falcons, scratch registers, fuses, chip) in a
@@ -56,7 +60,10 @@ import {
   type DeviceInfo,
   type DeviceReset,
   PCI_CONFIG,
+  type ResetMethod,
 } from "../pci/device.ts";
+import { ResetRefusedError } from "../pci/reset_error.ts";
+import { describeQuirk, type ResetQuirk, resetQuirksFor } from "../pci/reset_quirks.ts";
 import type { Mmio } from "../pci/mmio.ts";
 import { findByOffset } from "../registers/catalog.ts";
 import type { SimBlock, SimResetKind as _SimResetKind } from "./block.ts";
@@ -82,7 +89,7 @@ import {
   simChipModel,
   type SimChipModelOptions,
 } from "./chip_model.ts";
-import { SIM_SUBSYSTEM_DEVICE, SimConfigSpace } from "./config_space.ts";
+import { PCIE_CAPABILITY_OFFSET, SIM_SUBSYSTEM_DEVICE, SimConfigSpace } from "./config_space.ts";
 import { faultingDmaView, SimDmaAllocator } from "./dma.ts";
 import { FaultInjector } from "./faults.ts";
 import { SimFalcon, type SimFalconEngine, type SimFalconOptions } from "./falcon.ts";
@@ -113,10 +120,77 @@ export const FLR_NEVER_RETURNS_DEVICE_IDS: readonly number[] = Object.freeze([
   0x2b8c,
 ]);
 
-/** Quirks of the modelled board. */
+/** Quirks of the modelled board, and what shares its PCI bus (saved with the GPU). */
 export interface SimQuirks {
   /** The GPU never comes back from an FLR; only a bus reset (or power cycle) revives it. */
   flrNeverReturns?: boolean;
+  /** PCIe DEVCAP does not advertise FLR (bit 28 clear): a function-level reset is refused. */
+  noFlr?: boolean;
+  /**
+   * A secondary bus reset is refused, as the kernel refuses it for H100s
+   * (`quirk_nvidia_no_bus_reset`). Default: the device id's entry in the
+   * quirk table (`pci/reset_quirks.ts`).
+   */
+  noBusReset?: boolean;
+  /**
+   * The GPU's HDA audio function (`.1`) shares the bus, bound to this driver
+   * (`snd_hda_intel`, …). Unless it is `vfio-pci`, a bus reset of the GPU
+   * alone is refused, as the kernel and VFIO refuse it. Default: no audio function.
+   */
+  audioFunctionDriver?: string;
+  /** After any reset the GPU never answers again: only a power cycle brings it back. */
+  neverReturns?: boolean;
+  /** After a reset the GPU drops off the bus: it answers again once re-enumerated. */
+  dropsOffAfterReset?: boolean;
+}
+
+/**
+ * What a reset left the function waiting for before it answers again:
+ * a bus reset (stuck after FLR), a re-enumeration (dropped off the bus), or
+ * a power cycle (never returns).
+ */
+type SimLostUntil = "bus-reset" | "rescan" | "power";
+
+/**
+ * The quirk-table entry (`pci/reset_quirks.ts`) that forbids a bus reset of
+ * the modelled device id, as the kernel's `quirk_nvidia_no_bus_reset` does
+ * for ids `0x2340`–`0x237f`.
+ */
+function noBusResetQuirk(model: SimChipModel): ResetQuirk | undefined {
+  return resetQuirksFor(model.pciVendorId, model.pciDeviceId)
+    .find((quirk) => quirk.kind === "no-bus-reset");
+}
+
+/** `PCI_EXP_DEVCAP` and its FLR bit (28), `PCI_EXP_DEVCTL` and `BCR_FLR` (15). */
+const DEVCAP = PCIE_CAPABILITY_OFFSET + 4;
+const DEVCAP_FLR = 1 << 28;
+const DEVCTL = PCIE_CAPABILITY_OFFSET + 8;
+const DEVCTL_BCR_FLR = 0x8000;
+
+/**
+ * Config space as a board without FLR shows it: DEVCAP bit 28 reads 0 and
+ * DEVCTL's BCR_FLR is not writable, at every access width.
+ */
+function withoutFlrCapability(config: ConfigSpace): ConfigSpace {
+  // The 32-bit words holding DEVCAP and DEVCTL, masked: reads clear the bit, writes drop it.
+  const mask = (word: number, bit: number) => (at: number, width: number, value: number) => {
+    const shift = (at - word) * 8;
+    if (at > word + 3 || at + width <= word) return value;
+    return shift >= 0 ? value & ~(bit >>> shift) : value & ~(bit << -shift);
+  };
+  const readMask = mask(DEVCAP, DEVCAP_FLR);
+  const writeMask = mask(DEVCTL, DEVCTL_BCR_FLR);
+  const read = (at: number, width: number, value: number) => readMask(at, width, value) >>> 0;
+  const write = (at: number, width: number, value: number) => writeMask(at, width, value) >>> 0;
+  return {
+    size: config.size,
+    read8: (at) => read(at, 1, config.read8(at)),
+    read16: (at) => read(at, 2, config.read16(at)),
+    read32: (at) => read(at, 4, config.read32(at)),
+    write8: (at, value) => config.write8(at, write(at, 1, value)),
+    write16: (at, value) => config.write16(at, write(at, 2, value)),
+    write32: (at, value) => config.write32(at, write(at, 4, value)),
+  };
 }
 
 /** Execution models for the falcons: what a started falcon runs (see `falcon.ts` `onStart`). */
@@ -124,7 +198,10 @@ export type SimFalconModels = Partial<Record<SimFalconEngine, SimFalconOptions["
 
 /** Options for {@linkcode SimulatedGpu}. */
 export interface SimulatedGpuOptions extends SimChipModelOptions {
-  /** Chip name (`"ga102"`, `"tu116"`, …): every Turing, Ampere and Ada chip. */
+  /**
+   * Chip name (`"ga102"`, `"tu116"`, …): every Turing, Ampere and Ada chip, and
+   * `"gh100"`, which boots through its FSP (`execution/fsp.ts`).
+   */
   chip: string;
   /**
    * The VBIOS in the PROM: bytes, or (with {@linkcode SimulatedGpu.create}
@@ -243,6 +320,8 @@ interface SavedGpu {
   vbios: VbiosOrigin;
   clockMs: number;
   stuckAfterFlr: boolean;
+  /** What a reset left the function waiting for (absent in older files: `stuckAfterFlr`). */
+  lostUntil?: SimLostUntil;
   fallenOff: boolean;
   blocks: Record<string, unknown>;
   /** GSP-RM's state and where the firmware came from (absent in older files). */
@@ -332,7 +411,7 @@ export class SimulatedGpu implements Device {
   readonly readOnly: boolean;
   /** The device clock. */
   readonly clock: Clock;
-  /** Function-level and bus reset. */
+  /** Function-level and bus reset, re-enumeration, and why any of them cannot run. */
   readonly reset: DeviceReset;
 
   /** The chip model: ids, FB size, fuses. */
@@ -368,7 +447,7 @@ export class SimulatedGpu implements Device {
   #busMaster = true;
   #savedConfig?: Uint8Array;
   #memoryDecoding = true;
-  #stuckAfterFlr = false;
+  #lostUntil: SimLostUntil | undefined;
   #disposed = false;
 
   /**
@@ -408,8 +487,10 @@ export class SimulatedGpu implements Device {
       fuseVersion: options.fuseVersion ?? fuseDefault,
     });
     this.#quirks = {
+      ...options.quirks,
       flrNeverReturns: options.quirks?.flrNeverReturns ??
         FLR_NEVER_RETURNS_DEVICE_IDS.includes(this.model.pciDeviceId),
+      noBusReset: options.quirks?.noBusReset ?? noBusResetQuirk(this.model) !== undefined,
     };
     this.latency = REALISTIC_LATENCY;
     // GSP-RM runs as time passes: the virtual and realistic clocks tell the execution model
@@ -466,13 +547,17 @@ export class SimulatedGpu implements Device {
         memory: deviceMemory,
         onStart: options.falconModels?.[engine] ?? ((start) => execution.onStart(engine, start)),
         onReset: (kind) => execution.onReset(engine, kind),
+        // Hopper: the FSP holds the GSP's PRIV target mask until the FMC has started GSP-RM.
+        privTargetMasked: engine === "GSP" ? execution.fsp?.gspMasked : undefined,
       });
     this.falcons = Object.freeze({ GSP: falcon("GSP"), SEC2: falcon("SEC2") });
+    if (options.justPoweredOn) execution.fsp?.startSecureBoot(clock.now());
     ticking?.onTick(() => execution.tick());
     this.#residueSources.push(execution.gspRm);
     this.#config = new SimConfigSpace(this.model, {
       answering: () => this.#configAnswering(),
-      onFunctionLevelReset: () => this.#startReset("function"),
+      // Without FLR in DEVCAP, BCR_FLR is an ordinary bit: setting it resets nothing.
+      onFunctionLevelReset: () => this.#quirks.noFlr || this.#startReset("function"),
       // As falconry's VFIO backend leaves it after opening: memory decoding and bus master on.
       command: PCI_CONFIG.commandMemory | PCI_CONFIG.commandBusMaster,
       onCommandChange: (command) => {
@@ -481,7 +566,7 @@ export class SimulatedGpu implements Device {
         if (this.bus) this.bus.memoryDecoding = this.#memoryDecoding;
       },
     });
-    this.config = this.#config;
+    this.config = this.#quirks.noFlr ? withoutFlrCapability(this.#config) : this.#config;
     this.#blocks = [
       new PmcBlock(this.model),
       this.pbus,
@@ -494,6 +579,7 @@ export class SimulatedGpu implements Device {
       this.falcons.GSP,
       this.falcons.SEC2,
       execution.pgsp,
+      ...(execution.fsp ? [execution.fsp] : []),
       ...(options.blocks ?? []),
     ];
     const chip = this.model.chip;
@@ -526,6 +612,8 @@ export class SimulatedGpu implements Device {
     this.reset = Object.freeze({
       functionLevel: (signal?: AbortSignal) => this.#resetAndWait("function", signal),
       bus: (signal?: AbortSignal) => this.#resetAndWait("bus", signal),
+      reenumerate: (signal?: AbortSignal) => this.#reenumerate(signal),
+      refusal: (method: ResetMethod) => this.#refusal(method),
     });
     log.debug("simulated {chip} ({board}), fuse versions {fuses}", {
       chip: chip.name,
@@ -602,18 +690,25 @@ export class SimulatedGpu implements Device {
   /**
    * Apply a reset's effect at once: blocks and falcons reset, WPR2 cleared,
    * config space back to power-on values, BAR0 and config space silent
-   * until the GPU is back, GFW boot restarting then.
+   * until the GPU is back, GFW boot restarting then. A quirky board may not
+   * come back ({@linkcode SimQuirks}): until a bus reset, a re-enumeration
+   * or a power cycle.
    */
   #startReset(kind: "function" | "bus"): void {
     const now = this.clock.now();
     for (const block of this.#blocks) block.reset?.(kind);
     this.#config.resetToPowerOn();
-    if (kind === "function" && this.#quirks.flrNeverReturns) this.#stuckAfterFlr = true;
-    if (kind === "bus") this.#stuckAfterFlr = false;
     const recovery = kind === "function" ? this.latency.flrMs : this.latency.busResetMs;
-    this.#configReadyAt = this.#stuckAfterFlr ? Infinity : now + recovery;
+    if (this.#lostUntil !== "power") {
+      if (this.#quirks.neverReturns) this.#lostUntil = "power";
+      else if (this.#quirks.dropsOffAfterReset) this.#lostUntil = "rescan";
+      else if (kind === "function" && this.#quirks.flrNeverReturns) this.#lostUntil = "bus-reset";
+      else if (kind === "bus") this.#lostUntil = undefined;
+    }
+    this.#configReadyAt = this.#lostUntil ? Infinity : now + recovery;
     this.bus.silence(this.#configReadyAt);
-    this.gc6.startGfwBoot(this.#configReadyAt);
+    // Off the bus, the GPU itself still comes out of reset and runs devinit.
+    this.gc6.startGfwBoot(this.#lostUntil === "rescan" ? now + recovery : this.#configReadyAt);
     log.info("{kind} reset at {now} ms; back at {ready} ms", {
       kind,
       now,
@@ -621,7 +716,41 @@ export class SimulatedGpu implements Device {
     });
   }
 
+  /** Why a reset method cannot run on this GPU (see {@linkcode DeviceReset.refusal}). */
+  #refusal(method: ResetMethod): string | undefined {
+    if (this.readOnly) {
+      return "the device is open read-only (sysfs BAR0 mapping): bind it to vfio-pci and open " +
+        "it writable to reset it";
+    }
+    if (method === "flr" && this.#quirks.noFlr) {
+      return "the device does not advertise function-level reset (PCIe DEVCAP bit 28 is clear): " +
+        "use a secondary bus reset";
+    }
+    if (method !== "bus") return undefined;
+    if (this.#quirks.noBusReset) {
+      const quirk = noBusResetQuirk(this.model);
+      return quirk
+        ? describeQuirk(quirk, this.info.bdf)
+        : `${this.info.bdf} must not get a secondary bus reset (the board's quirk): ` +
+          "power-cycle the host instead";
+    }
+    const audio = this.#quirks.audioFunctionDriver;
+    if (audio !== undefined && audio !== "vfio-pci") {
+      const fn = this.info.bdf.replace(/\.\d$/, ".1");
+      return `${fn} (the GPU's HDA audio function) shares the bus and is bound to ${audio}: ` +
+        `bind ${fn} to vfio-pci too, so that the bus can be reset with both functions`;
+    }
+    return undefined;
+  }
+
+  /** Reject with the refusal, before touching anything, when `method` cannot run. */
+  #refuse(method: ResetMethod): void {
+    const refusal = this.#refusal(method);
+    if (refusal !== undefined) throw new ResetRefusedError(this.info.bdf, method, refusal);
+  }
+
   async #resetAndWait(kind: "function" | "bus", signal?: AbortSignal): Promise<void> {
+    this.#refuse(kind === "function" ? "flr" : "bus");
     const bdf = this.info.bdf;
     const what = kind === "function" ? "function-level reset" : "secondary bus reset";
     if (this.bus.fallenOff) {
@@ -643,10 +772,40 @@ export class SimulatedGpu implements Device {
       throw new DeviceError(
         bdf,
         `${what}: not ready ${this.latency.resetGiveUpMs}ms (vendor id reads 0xffff)`,
-        kind === "function" ? "try a secondary bus reset" : "power-cycle the machine",
+        this.#lostUntil === "rescan"
+          ? "re-enumerate it (remove, then rescan)"
+          : kind === "function"
+          ? "try a secondary bus reset"
+          : "power-cycle the machine",
       );
     }
     this.#config.restoreState(saved);
+  }
+
+  /**
+   * Remove, then rescan: the GPU's state is untouched (this is no reset),
+   * a function that dropped off the bus after a reset answers again, and
+   * the kernel leaves the function as enumeration does, BARs assigned but
+   * memory decoding and bus mastering off until a driver enables them.
+   */
+  async #reenumerate(signal?: AbortSignal): Promise<void> {
+    this.#refuse("reenumerate");
+    if (this.#configAnswering()) this.#savedConfig = this.#config.saveState();
+    await this.clock.sleep(this.latency.rescanMs, signal);
+    if (this.#lostUntil === "rescan") {
+      this.#lostUntil = undefined;
+      this.#configReadyAt = this.clock.now();
+      this.bus.silence(this.#configReadyAt);
+    }
+    if (!this.#configAnswering()) {
+      throw new DeviceError(
+        this.info.bdf,
+        "re-enumeration: the rescan did not find the device (its config space reads all ones)",
+        "power-cycle the machine",
+      );
+    }
+    if (this.#savedConfig) this.#config.restoreState(this.#savedConfig);
+    this.#config.write16(PCI_CONFIG.command, 0);
   }
 
   /**
@@ -672,7 +831,7 @@ export class SimulatedGpu implements Device {
     const saved = this.#savedConfig ?? this.#config.saveState();
     for (const block of this.#blocks) block.reset?.("power");
     this.#config.resetToPowerOn();
-    this.#stuckAfterFlr = false;
+    this.#lostUntil = undefined;
     this.#configReadyAt = -Infinity;
     this.bus.powerOn();
     this.gc6.startGfwBoot(this.clock.now());
@@ -692,6 +851,9 @@ export class SimulatedGpu implements Device {
       for (const detail of falcon.violations) {
         out.push({ kind: "refused-by-block", block: falcon.name, detail });
       }
+    }
+    for (const detail of this.execution.fsp?.violations ?? []) {
+      out.push({ kind: "refused-by-block", block: "FSP", detail });
     }
     return out;
   }
@@ -797,7 +959,8 @@ export class SimulatedGpu implements Device {
       quirks: this.#quirks,
       vbios: this.#vbiosOrigin,
       clockMs: this.clock.now(),
-      stuckAfterFlr: this.#stuckAfterFlr,
+      stuckAfterFlr: this.#lostUntil === "bus-reset",
+      lostUntil: this.#lostUntil,
       fallenOff: this.bus.fallenOff,
       blocks,
       execution: { gspRm: this.execution.gspRm.snapshot(), firmwareDir: this.#firmwareDir },
@@ -886,11 +1049,12 @@ export class SimulatedGpu implements Device {
       const state = saved.blocks[block.name];
       if (state !== undefined && isSimPersistent(block)) block.restore(state);
     }
-    if (saved.stuckAfterFlr) {
-      gpu.#stuckAfterFlr = true;
+    const lostUntil = saved.lostUntil ?? (saved.stuckAfterFlr ? "bus-reset" : undefined);
+    if (lostUntil) {
+      gpu.#lostUntil = lostUntil;
       gpu.#configReadyAt = Infinity;
       gpu.bus.silence(Infinity);
-      gpu.gc6.startGfwBoot(Infinity);
+      if (lostUntil !== "rescan") gpu.gc6.startGfwBoot(Infinity);
     }
     if (saved.execution) gpu.execution.gspRm.restore(saved.execution.gspRm);
     if (saved.fallenOff) gpu.bus.fallOff("saved while off the bus");

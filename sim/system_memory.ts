@@ -36,7 +36,8 @@ export interface DmaView {
    *
    * @param iova The first byte's I/O virtual address.
    * @param length Bytes to read.
-   * @returns A copy of the bytes.
+   * @returns A copy of the bytes; inside {@linkcode withInPlaceReads}, a
+   *   {@linkcode SystemMemory} returns a view of the mapped bytes instead.
    * @throws {SimDmaFault} when the range is not inside one live mapping.
    */
   read(iova: bigint, length: number): Uint8Array;
@@ -120,6 +121,7 @@ interface Range {
  */
 export class SystemMemory implements DmaView {
   #ranges: Range[] = [];
+  #lastHit: Range | undefined;
   /** Bytes the device has read. */
   bytesRead = 0;
   /** Bytes the device has written. */
@@ -152,6 +154,7 @@ export class SystemMemory implements DmaView {
       bytes,
       [Symbol.dispose]: () => {
         this.#ranges = this.#ranges.filter((r) => r !== range);
+        if (this.#lastHit === range) this.#lastHit = undefined;
       },
     };
   }
@@ -168,12 +171,14 @@ export class SystemMemory implements DmaView {
    *
    * @param iova First byte.
    * @param length Bytes.
-   * @returns A copy.
+   * @returns A copy; inside {@linkcode withInPlaceReads}, a view of the mapped bytes.
    */
   read(iova: bigint, length: number): Uint8Array {
     const { range, offset } = this.#find(iova, length, "read");
     this.bytesRead += length;
-    return range.bytes.slice(offset, offset + length);
+    return inPlaceDepth > 0
+      ? range.bytes.subarray(offset, offset + length)
+      : range.bytes.slice(offset, offset + length);
   }
 
   /**
@@ -193,8 +198,61 @@ export class SystemMemory implements DmaView {
       throw new RangeError(`DMA ${access} length ${length} is not a byte count`);
     }
     const end = iova + BigInt(length);
-    const range = this.#ranges.find((r) => r.start <= iova && end <= r.end);
+    // Device accesses come in runs within one mapping (a table, then the image's pages).
+    const last = this.#lastHit;
+    const range = last && last.start <= iova && end <= last.end
+      ? last
+      : this.#ranges.find((r) => r.start <= iova && end <= r.end);
     if (!range) throw new SimDmaFault(iova, length, access);
+    this.#lastHit = range;
     return { range, offset: Number(iova - range.start) };
+  }
+}
+
+/** Nesting depth of {@linkcode withInPlaceReads} scopes now running. */
+let inPlaceDepth = 0;
+
+/**
+ * Run `inspect` with every {@linkcode SystemMemory.read} returning a view of
+ * the mapped bytes instead of a copy, for a simulated engine that only
+ * looks at what it reads (Booter comparing the 28–63 MB GSP image page by
+ * page) and would otherwise copy every page. It is a scope rather than a
+ * method of {@linkcode DmaView} because engines reach memory through
+ * wrappers (the IOMMU's fault points) that forward only `read` and `write`.
+ *
+ * Everything else about a read is unchanged: it goes through the same
+ * {@linkcode DmaView} (fault points and bus-master checks included), faults
+ * outside a live mapping and counts in {@linkcode SystemMemory.bytesRead}.
+ * The views are valid only while `inspect` runs: it must be synchronous
+ * (a returned promise is refused, as the scope would end before it ran),
+ * must not write through them, and must not keep them.
+ *
+ * @param inspect The synchronous work that reads device memory.
+ * @returns What `inspect` returned.
+ * @throws {TypeError} When `inspect` returns a promise.
+ *
+ * @example A view inside the scope, a copy outside it
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SystemMemory, withInPlaceReads } from "./system_memory.ts";
+ * const memory = new SystemMemory();
+ * const bytes = new Uint8Array(4096);
+ * using _m = memory.map(0x1000n, bytes);
+ * assert.equal(withInPlaceReads(() => memory.read(0x1010n, 4).buffer), bytes.buffer);
+ * assert.notEqual(memory.read(0x1010n, 4).buffer, bytes.buffer);
+ * assert.equal(memory.bytesRead, 8);
+ * ```
+ */
+export function withInPlaceReads<T>(inspect: () => T): T {
+  inPlaceDepth++;
+  try {
+    const result = inspect();
+    if (result instanceof Promise) {
+      result.catch(() => {}); // its views may already be stale: refused below, not awaited
+      throw new TypeError("withInPlaceReads: the work must be synchronous, not return a promise");
+    }
+    return result;
+  } finally {
+    inPlaceDepth--;
   }
 }

@@ -4,7 +4,7 @@
 // unwinds: the unload bundle, then the falcon resets) or a later step (Gsp.boot's guard unwinds:
 // the shutdown RPC, then the same bundle).
 //
-// The cases are generated from faultPoints() (sim/faults.ts), so that a new point cannot be
+// The cases are generated from sec2PathPoints() (sim/faults.ts), so that a new point cannot be
 // forgotten: a point missing from BOOT_POINTS fails the matrix. Each boot fault is combined with
 // every unwinding fault that applies to it:
 //
@@ -27,7 +27,11 @@
 import assert from "node:assert/strict";
 import { bootGsp, GspBootError } from "../gsp/mod.ts";
 import { unloadGsp } from "../gsp/unload.ts";
-import { faultPoints } from "../sim/mod.ts";
+import { faultPointsFor } from "../sim/mod.ts";
+import { chipByName } from "../chips/chips.ts";
+
+/** The fault points of the SEC2 boot path (TU102, GA102 and AD102 share them). */
+const sec2PathPoints = () => faultPointsFor(chipByName("tu102")!);
 import type { SimulatedGpu } from "../sim/simulated_gpu.ts";
 import { forgedFirmwareRoot, gpuFor } from "./_boot_fixture.ts";
 
@@ -132,7 +136,7 @@ const UNWIND_STEPS = ["unloading-guest-driver", "gsp-suspend", "fwsec-sb", "boot
 const CHIPS = ["tu102", "ga102", "ad102"];
 
 Deno.test("unwinding matrix: every registered fault point is classified", () => {
-  const points = faultPoints().map((p) => p.name).sort();
+  const points = sec2PathPoints().map((p) => p.name).sort();
   assert.deepEqual(points, Object.keys(BOOT_POINTS).sort());
 });
 
@@ -195,7 +199,7 @@ for (const chip of CHIPS) {
   Deno.test(`unwinding matrix: ${chip}, every boot fault`, async (t) => {
     const root = await forgedFirmwareRoot(chip);
     const steps = await bootSteps(chip, root);
-    for (const point of faultPoints()) {
+    for (const point of sec2PathPoints()) {
       const expected = BOOT_POINTS[point.name];
       if (!expected || "skip" in expected) continue; // the test above fails for a missing one
       const phase = expected.guard ? steps.guard : steps.hal;

@@ -1,6 +1,6 @@
 // Tests of `scripts/demo.ts` (`deno task demo`), run as a subprocess. The
-// main show: a full boot and unload of a simulated TU102 and GA102, step by
-// step (text and --json, real or forged firmware, and where no firmware can
+// main show: a full boot and unload of a simulated TU102, GA102 and GH100, step
+// by step (text and --json, real or forged firmware, and where no firmware can
 // be found at all). Then --inspect: with the real files, with --forged, with
 // --json (the FRTS patch changes only the DMEM mapper, the command buffer and
 // the signature area), where no firmware can be found; a VBIOS whose
@@ -43,10 +43,19 @@ function inspect(args: string[], env?: Record<string, string>): Promise<CliRun> 
 // deno-lint-ignore no-explicit-any
 type Json = any;
 
-/** The chips the demo boots. */
-const BOOT_CHIPS = ["tu102", "ga102"];
-/** The driver's boot and unload steps, in the order they run. */
-const BOOT_STEPS: readonly string[] = [...stepNames.BOOT_STEPS, ...stepNames.UNLOAD_STEPS];
+/** The chips the demo boots: two through SEC2 (Booter), one through the FSP. */
+const BOOT_CHIPS = ["tu102", "ga102", "gh100"];
+/** Each boot path's boot and unload steps, in the order they run. */
+const SEC2_STEPS: readonly string[] = [...stepNames.BOOT_STEPS, ...stepNames.UNLOAD_STEPS];
+const FSP_STEPS: readonly string[] = [
+  ...stepNames.GH100_BOOT_STEPS,
+  ...stepNames.GH100_UNLOAD_STEPS,
+];
+/** The steps a chip's boot and unload show. */
+const stepsOf = (chip: string): readonly string[] =>
+  FAMILIES[chipByName(chip)!.family].bootPath === "fsp" ? FSP_STEPS : SEC2_STEPS;
+/** The heading's VBIOS part: only the SEC2 path reads one. */
+const readsVbios = (chip: string) => stepsOf(chip) === SEC2_STEPS;
 
 /** The step names of the `✓` lines of a section of the text output. */
 function stepLines(section: string): string[] {
@@ -114,7 +123,7 @@ function assertChangesInAreas(ranges: Json[], fwsec: FwsecFirmware): Set<string>
   return touched;
 }
 
-Deno.test("demo: a full boot and unload of a simulated TU102 and GA102, step by step", async () => {
+Deno.test("demo: a full boot and unload of a simulated TU102, GA102 and GH100, step by step", async () => {
   const run = await demo([]);
   assert.equal(run.code, 0, run.stdout + run.stderr);
   const sections = bootSections(run.stdout);
@@ -122,8 +131,13 @@ Deno.test("demo: a full boot and unload of a simulated TU102 and GA102, step by 
   for (const [chip, text] of sections) {
     const origin = await realOrigin(chip);
     const lines = text.split("\n");
-    assert.ok(lines[0].includes(`, ${origin} firmware 570.144, VBIOS `), lines[0]);
-    assert.deepEqual(stepLines(text), BOOT_STEPS, text);
+    assert.ok(
+      readsVbios(chip)
+        ? lines[0].includes(`, ${origin} firmware 570.144, VBIOS `)
+        : lines[0].endsWith(`, ${origin} firmware 570.144`),
+      lines[0],
+    );
+    assert.deepEqual(stepLines(text), stepsOf(chip), text);
     assert.match(
       text,
       new RegExp(`\nGSP-RM is running on ${chip}: ".+" \\(booted in [\\d.]+ m?s\\)\n`),
@@ -152,27 +166,29 @@ Deno.test("demo --json: one object, each boot's steps, the GPU's name, WPR2 and 
   for (const b of doc.boot) {
     assert.equal(b.ok, true, JSON.stringify(b.error));
     assert.equal(b.firmware, await realOrigin(b.chip));
-    assert.deepEqual(b.steps.map((s: Json) => s.name), BOOT_STEPS);
+    assert.deepEqual(b.steps.map((s: Json) => s.name), stepsOf(b.chip));
     assert.ok(b.steps.every((s: Json) => Number.isFinite(s.ms) && s.ms >= 0 && !s.failed));
     assert.ok(b.gpu.length > 0 && b.wpr2.start < b.wpr2.end, JSON.stringify(b));
     assert.deepEqual(b.residue, []);
   }
-  // Two different chips: their WPR2 ranges differ with their VRAM size.
-  assert.notEqual(doc.boot[0].wpr2.end, doc.boot[1].wpr2.end);
+  // Different chips: their WPR2 ranges differ with their VRAM size.
+  assert.equal(new Set(doc.boot.map((b: Json) => b.wpr2.end)).size, BOOT_CHIPS.length);
 });
 
-Deno.test("demo --forged: both boots on forged firmware, and it says how to fetch the real files", async () => {
+Deno.test("demo --forged: every boot on forged firmware, and it says how to fetch the real files", async () => {
   const run = await demo(["--forged"]);
   assert.equal(run.code, 0, run.stdout + run.stderr);
   const sections = bootSections(run.stdout);
   for (const chip of BOOT_CHIPS) {
     assert.ok(
       sections.get(chip)!.startsWith(
-        `boot ${chip}: simulated, virtual time, forged firmware 570.144, VBIOS forged\n`,
+        `boot ${chip}: simulated, virtual time, forged firmware 570.144${
+          readsVbios(chip) ? ", VBIOS forged" : ""
+        }\n`,
       ),
       run.stdout,
     );
-    assert.deepEqual(stepLines(sections.get(chip)!), BOOT_STEPS);
+    assert.deepEqual(stepLines(sections.get(chip)!), stepsOf(chip));
   }
   assert.ok(
     run.stdout.includes(
@@ -350,7 +366,7 @@ Deno.test("demo: where no firmware can be found, it boots forged files and every
     const boots = JSON.parse(booted.stdout).boot;
     assert.ok(boots.every((b: Json) => b.ok && b.residue.length === 0), booted.stdout);
     if (!existsSync("/lib/firmware/nvidia")) {
-      assert.deepEqual(boots.map((b: Json) => b.firmware), ["forged", "forged"]);
+      assert.deepEqual(boots.map((b: Json) => b.firmware), BOOT_CHIPS.map(() => "forged"));
     }
     const run = await inspect([], { ...env, PATH: path });
     assert.equal(run.code, 0, run.stderr);

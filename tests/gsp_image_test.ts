@@ -310,7 +310,9 @@ Deno.test("loadGspImage reuses a pool's region across loads and gives it back on
     const allocated: number[] = [];
     const pool = new GspMemoryPool({ allocate: (n) => (allocated.push(n), new Uint8Array(n)) });
     const layout = radix3Layout(600 * 4096 + 7);
-    const regionLength = (layout.tablePages + layout.imagePages) * 4096;
+    // Its headers unknown, the file is read early into a region sized for all of it after 0x40.
+    const early = radix3Layout(bytes.length - 0x40);
+    const regionLength = (early.tablePages + early.imagePages) * 4096;
     let region: Uint8Array | undefined;
     for (let boot = 0; boot < 3; boot++) {
       using gsp = await loadGspImage(path, { signatureSection: sig("ga10x"), pool });
@@ -322,6 +324,9 @@ Deno.test("loadGspImage reuses a pool's region across loads and gives it back on
       assert.equal(gsp.imageBuffer.byteOffset, layout.tablePages * 4096);
       assert.deepEqual(gsp.image, bytes.subarray(0x40, 0x40 + gsp.imageSize));
       assert.ok(isZero(gsp.imageBuffer.subarray(gsp.imageSize)));
+      // The file's sections after .fwimage, read early, do not stay in the region.
+      assert.ok(isZero(region!.subarray(layout.tablePages * 4096 + gsp.imageSize)));
+      assert.equal(gsp.fileReads, 3); // the image (read early), then the head and the tail
       const dma = new DataView(region!.buffer, region!.byteOffset);
       const at = (address: bigint) => Number(address);
       // Walk the tables through the region as the bootloader walks them through DMA addresses.
@@ -350,6 +355,37 @@ Deno.test("loadGspImage reuses a pool's region across loads and gives it back on
     using again = await loadGspImage(path, { signatureSection: sig("ga10x"), pool });
     assert.equal(again.region, region);
     assert.throws(() => pool.give(new Uint8Array(4)), RangeError);
+  } finally {
+    Deno.removeSync(path);
+  }
+});
+
+Deno.test("loadGspImage: an image that is not right after the ELF header is read again", async () => {
+  const image = patternBytes(300 * 4096 + 5, 21);
+  // .fwversion first: .fwimage does not start at 0x40, so the early read guessed wrong.
+  const bytes = forgeElf({
+    sections: [
+      { name: ".fwversion", data: new TextEncoder().encode("570.144\0") },
+      { name: ".fwimage", data: image, flags: 3 },
+      { name: sig("ga10x"), data: patternBytes(4096, 3) },
+    ],
+  });
+  const path = tempFile(bytes);
+  try {
+    const pool = new GspMemoryPool();
+    for (let load = 0; load < 2; load++) {
+      using gsp = await loadGspImage(path, {
+        signatureSection: sig("ga10x"),
+        pool,
+        headerCache: false,
+      });
+      assert.notEqual(gsp.headers.image.offset, 0x40);
+      assert.equal(sha256(gsp.image), sha256(image));
+      assert.ok(isZero(gsp.imageBuffer.subarray(gsp.imageSize)));
+      assert.equal(gsp.radix3.layout.imagePages, 301);
+    }
+    // The early read's region went back to the pool and served every later take.
+    assert.equal(pool.allocations, 1);
   } finally {
     Deno.removeSync(path);
   }

@@ -107,6 +107,6 @@ Deno.test("chip model: fuse registers read the masks through BAR0; Turing has no
 
 Deno.test("chip model: unknown chips and FSP-path chips are refused by name", () => {
   assert.throws(() => simChipModel("nv50"), UnknownSimChipError);
-  assert.throws(() => simChipModel("gh100"), /fsp path/);
+  assert.throws(() => simChipModel("gb202"), /fsp path/);
   assert.throws(() => new SimulatedGpu({ chip: "gb202" }), UnknownSimChipError);
 });

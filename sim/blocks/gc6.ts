@@ -80,7 +80,8 @@ export class Gc6Block extends RegisterFileBlock implements SimBlock {
     const pgc6 = chipRegisters(model.chip).PGC6;
     const progress = pgc6.AON_SECURE_SCRATCH_GROUP_05_0_GFW_BOOT;
     const plm = pgc6.AON_SECURE_SCRATCH_GROUP_05_PRIV_LEVEL_MASK;
-    const specs: RegisterSpec[] = [
+    // The FSP-path chips (GH100) have no GFW-boot scratch: the FSP's secure boot replaces it.
+    const specs: RegisterSpec[] = !progress.present ? [] : [
       {
         register: plm,
         access: "ro",
@@ -138,6 +139,7 @@ export class Gc6Block extends RegisterFileBlock implements SimBlock {
 
   /** Set `BOOT_STAGE_3_HANDOFF`, as SEC2 does when it hands GSP-RM over. */
   setBootStage3Handoff(): void {
+    if (!this.#bsi14.present) return;
     this.registers.set(
       this.#bsi14,
       this.#bsi14.update(this.registers.get(this.#bsi14), { BOOT_STAGE_3_HANDOFF: 1 }),

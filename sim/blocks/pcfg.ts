@@ -1,6 +1,6 @@
 /**
  * PCFG: the BAR0 mirror of PCI configuration space (`NV_PCFG`, 4 KiB at
- * 0x88000 on Turing–Ada), whose base and size the driver sends to GSP-RM in
+ * 0x88000 on Turing–Ada; `NV_EP_PCFGM` at 0x92000 on GH100), whose base and size the driver sends to GSP-RM in
  * `GSP_SET_SYSTEM_INFO`. Reads return the configuration space's words;
  * writes go through to it, so the two views never disagree.
  *
@@ -40,7 +40,8 @@ export class PcfgBlock implements SimBlock {
    * @param config The configuration space it mirrors.
    */
   constructor(model: SimChipModel, config: ConfigSpace) {
-    const mirror = chipRegisters(model.chip).PCFG.PCFG;
+    const pcfg = chipRegisters(model.chip).PCFG;
+    const mirror = pcfg.PCFG.present ? pcfg.PCFG : pcfg.EP_PCFGM;
     this.#base = mirror.address;
     this.ranges = [{ start: mirror.address, end: mirror.address + mirror.count * 4 }];
     this.#config = config;

@@ -1,6 +1,7 @@
 /**
  * PFB: the WPR2 bounds, the VRAM size register of Turing and GA100, GA100's
- * MMU lock range, and the sysmem flush page registers.
+ * MMU lock range, and the sysmem flush page registers (GH100: the FBHUB
+ * pair, raw address halves).
  *
  * WPR2 is read-only to the host: only high-privilege firmware (FWSEC-FRTS,
  * Booter-unload) changes it, through {@linkcode PfbBlock.setWpr2} and
@@ -28,6 +29,7 @@
  * @module
  */
 
+import { familyOf } from "../../chips/chips.ts";
 import { chipRegisters } from "../../registers/bind.ts";
 import { WPR2_GRANULE } from "../../registers/pfb.ts";
 import type { SimBlock } from "../block.ts";
@@ -41,6 +43,8 @@ const MIB = 2 ** 20;
 const FLUSH_LO_SHIFT = 8;
 /** The high register holds address bits 63:40. */
 const FLUSH_HI_SHIFT = 40;
+/** Hopper's high half holds address bits 51:32 (`NV_PFB_FBHUB_PCIE_FLUSH_SYSMEM_ADDR_HI_MASK`). */
+const HOPPER_FLUSH_HI_MASK = 0xfffff;
 
 const hex = (n: number | bigint) => `0x${n.toString(16)}`;
 
@@ -79,6 +83,8 @@ export function localMemoryRangeOf(bytes: number): { mag: number; scale: number 
 /** The PFB block of a simulated chip. */
 export class PfbBlock extends RegisterFileBlock implements SimBlock, SimResidueSource {
   readonly #pfb;
+  /** What clears WPR2 on this chip, for the residue's words. */
+  readonly #clearedBy: string;
 
   /**
    * Build it.
@@ -90,8 +96,16 @@ export class PfbBlock extends RegisterFileBlock implements SimBlock, SimResidueS
     const specs: RegisterSpec[] = [
       { register: pfb.PRI_MMU_WPR2_ADDR_LO, access: "ro" },
       { register: pfb.PRI_MMU_WPR2_ADDR_HI, access: "ro" },
-      { register: pfb.NISO_FLUSH_SYSMEM_ADDR },
     ];
+    if (pfb.NISO_FLUSH_SYSMEM_ADDR.present) specs.push({ register: pfb.NISO_FLUSH_SYSMEM_ADDR });
+    if (pfb.FBHUB_PCIE_FLUSH_SYSMEM_ADDR_LO.present) {
+      // Hopper: the raw address halves, HI first; HI_MASK 0xfffff (52-bit addresses).
+      specs.push({
+        register: pfb.FBHUB_PCIE_FLUSH_SYSMEM_ADDR_HI,
+        writableMask: HOPPER_FLUSH_HI_MASK,
+      });
+      specs.push({ register: pfb.FBHUB_PCIE_FLUSH_SYSMEM_ADDR_LO });
+    }
     if (pfb.NISO_FLUSH_SYSMEM_ADDR_HI.present) {
       specs.push({
         register: pfb.NISO_FLUSH_SYSMEM_ADDR_HI,
@@ -114,6 +128,9 @@ export class PfbBlock extends RegisterFileBlock implements SimBlock, SimResidueS
     }
     super("PFB", specs);
     this.#pfb = pfb;
+    this.#clearedBy = familyOf(model.chip).bootPath === "fsp"
+      ? "a function reset (Hopper has no Booter-unload)"
+      : "Booter-unload or a reset";
   }
 
   /**
@@ -184,6 +201,12 @@ export class PfbBlock extends RegisterFileBlock implements SimBlock, SimResidueS
    * @returns The IOVA.
    */
   sysmemFlushAddress(): bigint {
+    const hopperLo = this.#pfb.FBHUB_PCIE_FLUSH_SYSMEM_ADDR_LO;
+    if (hopperLo.present) {
+      const hopperHi = this.#pfb.FBHUB_PCIE_FLUSH_SYSMEM_ADDR_HI;
+      return (BigInt(this.registers.get(hopperHi)) << 32n) |
+        BigInt(this.registers.get(hopperLo));
+    }
     const lo = BigInt(this.registers.get(this.#pfb.NISO_FLUSH_SYSMEM_ADDR));
     const hiReg = this.#pfb.NISO_FLUSH_SYSMEM_ADDR_HI;
     const hi = hiReg.present ? BigInt(hiReg.decode(this.registers.get(hiReg)).ADR_63_40) : 0n;
@@ -197,8 +220,8 @@ export class PfbBlock extends RegisterFileBlock implements SimBlock, SimResidueS
     if (wpr2) {
       out.push({
         block: this.name,
-        what: `WPR2 is set (${hex(wpr2.start)}..${hex(wpr2.end)}): the GPU needs Booter-unload ` +
-          "or a reset before the next boot",
+        what: `WPR2 is set (${hex(wpr2.start)}..${hex(wpr2.end)}): the GPU needs ` +
+          `${this.#clearedBy} before the next boot`,
       });
     }
     const flush = this.sysmemFlushAddress();

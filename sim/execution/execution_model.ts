@@ -8,6 +8,8 @@
  * - GSP falcon: FWSEC from the PROM (`gsp_falcon.ts`).
  * - SEC2 falcon: Booter-load, Booter-unload, SEC2-RTOS's resume (`sec2_falcon.ts`).
  * - GSP-RM (`gsp_rm_host.ts`).
+ * - Hopper: the FSP (`fsp.ts`), which boots the FMC and GSP-RM after the
+ *   Chain-of-Trust message; the host starts no falcon there.
  * - The firmware files it recognises (`firmware_set.ts`).
  *
  * @example
@@ -42,6 +44,7 @@ import type { SimFirmwareSet } from "./firmware_set.ts";
 import { runGspFalcon } from "./gsp_falcon.ts";
 import { GspRmHost } from "./gsp_rm_host.ts";
 import { PgspBlock } from "./pgsp_block.ts";
+import { FspBlock, hasFsp } from "./fsp.ts";
 import { runSec2Falcon } from "./sec2_falcon.ts";
 import "./faults.ts";
 
@@ -99,6 +102,8 @@ export class SimExecution implements ExecutionContext {
   readonly gc6: Gc6Block;
   /** The doorbell block, for the bus. */
   readonly pgsp: PgspBlock;
+  /** The FSP (Hopper): secure boot, the COT exchange, the FMC; absent on the SEC2 path. */
+  readonly fsp?: FspBlock;
   readonly #options: SimExecutionOptions;
   #fwsec?: HsFirmware | null;
   #gspRm?: GspRmHost;
@@ -121,6 +126,7 @@ export class SimExecution implements ExecutionContext {
     this.pbus = options.pbus;
     this.gc6 = options.gc6;
     this.pgsp = new PgspBlock(this.chip, () => this.gspRm.poll());
+    if (hasFsp(this.chip)) this.fsp = new FspBlock(this, () => this.gspRm);
   }
 
   /** The falcons. */
@@ -206,11 +212,15 @@ export class SimExecution implements ExecutionContext {
    * @param kind Which reset.
    */
   onReset(engine: SimFalconEngine, kind: SimResetKind): void {
-    if (engine === "GSP") this.#gspRm?.gspReset(kind);
+    if (engine === "GSP") {
+      this.#gspRm?.gspReset(kind);
+      if (kind === "engine") this.fsp?.gspReset();
+    }
   }
 
   /** Time passed: GSP-RM may have something to do. */
   tick(): void {
+    this.fsp?.settle();
     this.#gspRm?.poll("time");
   }
 }

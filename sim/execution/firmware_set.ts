@@ -3,7 +3,10 @@
  * what the host loaded: the chip's Booter-load and Booter-unload (SEC2), the
  * GSP bootloader and GSP-RM image (which Booter-load checks in DMA memory)
  * and, on Turing and GA100, the generic bootloader that loads FWSEC. FWSEC
- * itself comes from the GPU's own PROM.
+ * itself comes from the GPU's own PROM. On GH100 (the FSP path) there is no
+ * Booter: the FSP checks the Chain-of-Trust message against the `fmc` file
+ * ({@linkcode SimFirmwareSet.fmc}), and the FMC checks the bootloader and the
+ * GSP image (with `.fwsignature_gh100`).
  *
  * Files are given by name (`booter_load-570.144.bin`, a path ending in it,
  * or the bare role `booter_load`); a file whose name says nothing is
@@ -35,16 +38,22 @@
  */
 
 import { createHash } from "node:crypto";
-import { chipByName, type ChipInfo } from "../../chips/chips.ts";
+import { chipById, chipByName, type ChipInfo, familyOf } from "../../chips/chips.ts";
 import { FalconryError } from "../../errors.ts";
 import {
+  type FmcFirmware,
   type GenBootloader,
+  gspSignature,
+  parseFmc,
   parseGenBootloader,
+  parseGspImage,
   parseRiscvBootloader,
   type RiscvBootloader,
 } from "../../firmware/mod.ts";
 import {
+  FMC_SIZES,
   forgeBooter,
+  forgeFmc,
   forgeGenBootloader,
   forgeGspImage,
   forgeRiscvBootloader,
@@ -61,7 +70,8 @@ export type SimFirmwareRole =
   | "booter_unload"
   | "bootloader"
   | "gen_bootloader"
-  | "gsp";
+  | "gsp"
+  | "fmc";
 
 const ROLES: readonly SimFirmwareRole[] = [
   "booter_load",
@@ -69,6 +79,7 @@ const ROLES: readonly SimFirmwareRole[] = [
   "gen_bootloader",
   "bootloader",
   "gsp",
+  "fmc",
 ];
 
 /**
@@ -157,6 +168,16 @@ export interface KnownGenBootloader {
   parsed: GenBootloader;
 }
 
+/** The FSP's FMC file (Hopper): the FSP checks the COT message against it. */
+export interface KnownFmc {
+  /** The file's name. */
+  name: string;
+  /** The parsed file. */
+  parsed: FmcFirmware;
+  /** SHA-384 of the `image` section, hex (what the FSP compares the DMA'd image with). */
+  imageSha384: string;
+}
+
 /** A file refused when added. */
 export class SimFirmwareError extends FalconryError {
   /** The file. */
@@ -191,6 +212,7 @@ export class SimFirmwareSet {
   #bootloader?: KnownGspBootloader | null;
   #gsp?: KnownGspImage | null;
   #gen?: KnownGenBootloader | null;
+  #fmc?: KnownFmc | null;
 
   /**
    * Build the set.
@@ -220,7 +242,7 @@ export class SimFirmwareSet {
     if (!role) {
       throw new SimFirmwareError(
         name,
-        "not a Booter, GSP bootloader, generic bootloader or GSP image by its name or hash",
+        "not a Booter, GSP bootloader, generic bootloader, GSP image or FMC by its name or hash",
       );
     }
     this.#entries.push({ name, role, bytes });
@@ -228,6 +250,7 @@ export class SimFirmwareSet {
     this.#bootloader = undefined;
     this.#gsp = undefined;
     this.#gen = undefined;
+    this.#fmc = undefined;
   }
 
   /** The names of the files, in the order added. */
@@ -287,9 +310,21 @@ export class SimFirmwareSet {
         const perChip = gspImageCache.get(e.bytes) ?? new Map<number, KnownGspImage>();
         gspImageCache.set(e.bytes, perChip);
         const cached = perChip.get(this.chipset);
-        if (cached) return { ...cached, name: e.name };
-        const fw = gspFirmwareForChip(e.bytes, this.chipset, e.name);
-        const known = { ...fw, name: e.name, sha256: sha256Hex(fw.image) };
+        if (cached) {
+          // A copy that keeps the lazy hash getter (a spread would compute it).
+          const copy = Object.defineProperties({}, Object.getOwnPropertyDescriptors(cached));
+          return Object.assign(copy, { name: e.name }) as KnownGspImage;
+        }
+        const fw = gspFirmwareOf(e.bytes, this.chipset, e.name);
+        // The acceptance checks compare the image byte for byte; the hash only labels it.
+        let sha256: string | undefined;
+        const known = {
+          ...fw,
+          name: e.name,
+          get sha256() {
+            return sha256 ??= sha256Hex(fw.image);
+          },
+        };
         perChip.set(this.chipset, known);
         return known;
       });
@@ -308,6 +343,18 @@ export class SimFirmwareSet {
     return this.#gen ?? undefined;
   }
 
+  /** The FMC (Hopper and later), or `undefined` when none is known or it does not parse. */
+  fmc(): KnownFmc | undefined {
+    if (this.#fmc === undefined) {
+      this.#fmc = this.#first("fmc", (e) => {
+        const parsed = parseFmc(e.bytes, e.name);
+        const imageSha384 = createHash("sha384").update(parsed.image).digest("hex");
+        return { name: e.name, parsed, imageSha384 };
+      });
+    }
+    return this.#fmc ?? undefined;
+  }
+
   #first<T>(role: SimFirmwareRole, parse: (e: Entry) => T): T | null {
     for (const entry of this.#entries) {
       if (entry.role !== role) continue;
@@ -319,6 +366,22 @@ export class SimFirmwareSet {
     }
     return null;
   }
+}
+
+/**
+ * The GSP image and a chip's signature section: the SEC2-path chips through
+ * the Booter's table (`gsp_firmware.ts`), the FSP-path chips through the
+ * family's section in the chip table (`.fwsignature_gh100` on Hopper).
+ */
+function gspFirmwareOf(bytes: Uint8Array, chipset: number, name: string): GspFirmwareForChip {
+  const chip = chipById(chipset);
+  if (!chip || familyOf(chip).bootPath !== "fsp") return gspFirmwareForChip(bytes, chipset, name);
+  const gsp = parseGspImage(bytes, name);
+  return {
+    image: bytes.subarray(gsp.image.offset, gsp.image.offset + gsp.image.size),
+    signature: gspSignature(gsp, bytes, familyOf(chip).gspSignatureSection),
+    version: gsp.version,
+  };
 }
 
 function chipOf(chip: string | ChipInfo): ChipInfo {
@@ -336,7 +399,11 @@ const forgedCache = new Map<string, SimFirmwareFiles>();
  * Booter on Turing: 16-byte signature, one signature, ucode id 13; on GA100
  * and later 384-byte signatures, two of them, file fuse version 2, ucode id 3
  * (so fuse version 1 selects signature 1 and fuse version 2 signature 0).
- * The GSP image carries the signature sections of its generation.
+ * The GSP image carries the signature sections of its generation. On the
+ * FSP path (GH100) there is no Booter: the FMC (ELF32 with `image`, `hash`,
+ * `publickey`, `signature`; RSA-3072 sizes 48/384/384 on Hopper), the GSP
+ * bootloader (descriptor version 5) and the GSP image (with
+ * `.fwsignature_gh100`).
  *
  * @param chip Chip name or entry.
  * @returns The files by name (the same objects on every call: do not modify them).
@@ -347,6 +414,9 @@ const forgedCache = new Map<string, SimFirmwareFiles>();
  * import { forgedFirmwareFiles } from "./firmware_set.ts";
  * assert("gen_bootloader-570.144.bin" in forgedFirmwareFiles("tu102"));
  * assert(!("gen_bootloader-570.144.bin" in forgedFirmwareFiles("ad102")));
+ * assert.deepEqual(Object.keys(forgedFirmwareFiles("gh100")).sort(), [
+ *   "bootloader-570.144.bin", "fmc-570.144.bin", "gsp-570.144.bin",
+ * ]);
  * ```
  */
 export function forgedFirmwareFiles(chip: string | ChipInfo): SimFirmwareFiles {
@@ -355,6 +425,16 @@ export function forgedFirmwareFiles(chip: string | ChipInfo): SimFirmwareFiles {
   if (cached) return cached;
   const turing = info.family === "tu10x" || info.family === "tu11x";
   const ga100 = info.family === "ga100";
+  if (familyOf(info).bootPath === "fsp") {
+    const family = info.family as keyof typeof FMC_SIZES;
+    const fsp = Object.freeze({
+      "fmc-570.144.bin": forgeFmc({ sizes: FMC_SIZES[family] }),
+      "bootloader-570.144.bin": forgeRiscvBootloader(),
+      "gsp-570.144.bin": forgeGspImage({ signatureSections: GSP_SIGNATURE_SECTIONS_GA102 }),
+    });
+    forgedCache.set(info.name, fsp);
+    return fsp;
+  }
   const booterOptions = turing
     ? {}
     : { signatureSize: 384, signatureCount: 2, fuseVersion: 2, ucodeId: 3 };

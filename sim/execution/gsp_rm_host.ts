@@ -7,9 +7,12 @@
  * - **Start** (Booter-load accepted): the GSP's RISC-V core is activated
  *   (`SimFalcon.activateRiscv`), GSP-RM reads the LibOS init-args address
  *   from the GSP's MBOX0/1, and its init takes `gspRmInitMs` (~1.2 s) of
- *   clock time before GSP_INIT_DONE.
+ *   clock time before GSP_INIT_DONE. On the FSP path (GH100) the FMC starts
+ *   it ({@linkcode GspRmHost.startByFmc}) from the LibOS init-args address
+ *   of its boot params, with no CPU sequencer.
  * - **Effects**: GSP-RM writes the GSP falcon's MBOX0 (exactly
- *   0x80000000 when it suspends) and halts the falcon.
+ *   0x80000000 when it suspends) and halts the falcon (unless
+ *   `gsp-never-halts` is armed: then the core keeps running).
  * - **CORE_RESUME** (the CPU sequencer, TU102 family): the host resets the
  *   GSP falcon (GSP-RM survives: it is suspended in WPR2), writes the
  *   init-args address back into MBOX0/1 and starts SEC2, where SEC2-RTOS is
@@ -57,7 +60,7 @@ import { gspRmFaultPoints } from "../gsp_rm/faults.ts";
 import type { BoardIdentity } from "../gsp_rm/static_info.ts";
 import type { SequencerScriptRegisters } from "../gsp_rm/sequencer_script.ts";
 import { HS_ERROR } from "../acceptance/verdict.ts";
-import type { ChipInfo } from "../../chips/chips.ts";
+import { type ChipInfo, familyOf } from "../../chips/chips.ts";
 import { halt } from "./context.ts";
 
 const log = getLogger(["falconry", "sim", "execution", "gsp_rm_host"]);
@@ -98,6 +101,8 @@ export class GspRmHost implements SimResidueSource {
   readonly #sequencer: SequencerScriptRegisters | undefined;
   #model: GspRm | undefined;
   #resumed = false;
+  /** FSP path: the LibOS init-args address from the FMC's boot params (not the mailboxes). */
+  #libosArgs: bigint | undefined;
 
   /**
    * Build it, with no GSP-RM running.
@@ -106,7 +111,10 @@ export class GspRmHost implements SimResidueSource {
    */
   constructor(options: GspRmHostOptions) {
     this.#options = options;
-    this.#sequencer = sequencerRegisters(options.chip);
+    // The FSP path has no CPU sequencer (nova-core-boot.md §4).
+    this.#sequencer = familyOf(options.chip).bootPath === "sec2"
+      ? sequencerRegisters(options.chip)
+      : undefined;
   }
 
   /** The GSP-RM model while one lives (started by Booter-load). */
@@ -131,9 +139,26 @@ export class GspRmHost implements SimResidueSource {
   startByBooter(): void {
     this.#options.gsp.activateRiscv();
     this.#resumed = false;
+    this.#libosArgs = undefined;
     this.#model = this.#newModel();
     this.#model.start();
     log.info("GSP-RM started by Booter-load ({state})", { state: this.#model.state });
+  }
+
+  /**
+   * The FMC has set up WPR2 and starts GSP-RM (FSP path): activate the GSP's
+   * RISC-V core and start GSP-RM from the LibOS init args the FMC's boot
+   * params name (`gspRmParams.bootArgsOffset`); the GSP mailboxes are not read.
+   *
+   * @param libosArgs The LibOS init-args DMA address.
+   */
+  startByFmc(libosArgs: bigint): void {
+    this.#options.gsp.activateRiscv();
+    this.#resumed = false;
+    this.#libosArgs = libosArgs;
+    this.#model = this.#newModel();
+    this.#model.start();
+    log.info("GSP-RM started by the FMC ({state})", { state: this.#model.state });
   }
 
   /**
@@ -247,9 +272,19 @@ export class GspRmHost implements SimResidueSource {
       onFaultFired: (name, detail) => faults.fired(name, detail),
       effects: {
         now: () => clock.now() * 1e6,
-        readMailbox: (index) => gsp.mailboxes[index],
+        readMailbox: (index) => {
+          const args = this.#libosArgs;
+          if (args === undefined) return gsp.mailboxes[index];
+          return Number(index === 0 ? args & 0xffff_ffffn : args >> 32n);
+        },
         writeMailbox0: (value) => gsp.writeMailbox(0, value),
-        halt: () => gsp.firmwareHalt(),
+        halt: () => {
+          if (faults.armed("gsp-never-halts")) {
+            faults.fired("gsp-never-halts", "GSP-RM would halt; the core keeps running");
+            return;
+          }
+          gsp.firmwareHalt();
+        },
         coreResumed: () => this.#resumed,
       },
     });

@@ -26,6 +26,7 @@ export * from "./context.ts";
 export * from "./execution_model.ts";
 export * from "./faults.ts";
 export * from "./firmware_set.ts";
+export * from "./fsp.ts";
 export * from "./gsp_falcon.ts";
 export * from "./gsp_rm_host.ts";
 export * from "./pgsp_block.ts";

@@ -130,7 +130,6 @@ export function runSec2Falcon(
     vgaWorkspaceRegister: ctx.readRegister(regs.PDISP.VGA_WORKSPACE_BASE.address),
     wpr2: ctx.wpr2(),
     gspImage: gspImage.image,
-    gspImageSha256: gspImage.sha256,
     gspSignature: gspImage.signature,
     bootloader: {
       ucode: bootloader.parsed.ucode,

@@ -19,6 +19,7 @@
  * @module
  */
 
+import type { BootPath } from "../../chips/chips.ts";
 import { registerFaultPoint } from "../faults.ts";
 
 /** A fault point's name. */
@@ -35,6 +36,8 @@ export interface GspRmFaultPoint {
   readonly name: GspRmFaultName;
   /** What the host observes. */
   readonly symptom: string;
+  /** Boot paths it applies to (absent: both). */
+  readonly bootPaths?: readonly BootPath[];
 }
 
 const FAULT_POINTS: readonly GspRmFaultPoint[] = [
@@ -49,6 +52,7 @@ const FAULT_POINTS: readonly GspRmFaultPoint[] = [
     symptom: "the sequencer's REG_POLL waits for a value its REG_WRITE did not write, so the " +
       "host's poll times out (error code GSP_SEQUENCER_BUFFER_ERR_TIMEOUT1) and CORE_RESUME " +
       "never runs",
+    bootPaths: ["sec2"],
   },
   {
     name: "gsp-rm-no-init-done",
@@ -84,5 +88,10 @@ export function gspRmFaultPoints(): readonly GspRmFaultPoint[] {
 }
 
 for (const point of FAULT_POINTS) {
-  registerFaultPoint({ name: point.name, description: point.symptom, owner: "GSP-RM" });
+  registerFaultPoint({
+    name: point.name,
+    description: point.symptom,
+    owner: "GSP-RM",
+    ...(point.bootPaths ? { bootPaths: point.bootPaths } : {}),
+  });
 }
