@@ -22,6 +22,7 @@
  * @module
  */
 
+import { TRACE_OPTION, traceFile } from "./_trace_file.ts";
 import { FalconryError } from "../errors.ts";
 import {
   describeRecoveryState,
@@ -87,11 +88,12 @@ const OPTIONS: OptionSpecs = {
     type: "boolean",
     description: "in simulation, use forged firmware even if real exists",
   },
+  trace: TRACE_OPTION,
 };
 
 const HELP = formatHelp({
   usage: "reset.ts (--device BDF | --sim-state FILE) [--method auto|unload|falcon|flr|bus] " +
-    "[--firmware DIR | --forged] [--json]",
+    "[--firmware DIR | --forged] [--trace FILE] [--json]",
   summary: "Recover a GPU left dirty (WPR2 set, a falcon running) without a power cycle.",
   description: `
 The rungs, in order: unload (UNLOADING_GUEST_DRIVER through GSP-RM; only a
@@ -112,7 +114,10 @@ the GPU needs a power cycle. Ctrl-C stops between waits and exits 130.
 With --json, stdout is one JSON object: {ok, chip, before, rungs: [{name, ms,
 state, outcome, error?, detail?}], verdict, needsPowerCycle, firmware,
 residue} (state: {answering, wpr2, gsp, sec2, clean}; residue is null on a
-real GPU).`,
+real GPU).
+
+--trace FILE writes a Chrome/Perfetto trace-event JSON (ui.perfetto.dev): each
+rung, each step and wait inside it, timed on the device's clock.`,
   options: OPTIONS,
 });
 
@@ -211,6 +216,7 @@ async function main(): Promise<number> {
   const firmwareDir = args.string("firmware");
   if (firmwareDir !== undefined) requirePath(firmwareDir, "directory", "--firmware");
   if (state !== undefined) requirePath(state, "file", "--sim-state");
+  const trace = traceFile(args.string("trace"));
   const chip = state !== undefined ? await savedChip(state) : undefined;
   await using firmware = chip !== undefined
     ? await simFirmware(chip, { dir: firmwareDir, forged: args.flag("forged") })
@@ -230,8 +236,10 @@ async function main(): Promise<number> {
   let residue: { block: string; what: string }[] | null = null;
   let interrupted: string | undefined;
   let before: RecoveryState | undefined;
-  {
-    await using gpu = await openGpu(target);
+  try {
+    await using opened = await openGpu(target);
+    const tracer = trace?.device(opened, typeof target === "string" ? target : chip!);
+    const gpu = tracer?.device ?? opened;
     before = readRecoveryState(gpu);
     view.line(`before: ${describeRecoveryState(before)}`);
     try {
@@ -243,8 +251,20 @@ async function main(): Promise<number> {
           : undefined,
         methods,
         signal: interrupt.signal,
-        onStep: view.onStep,
+        onStep: (event) => {
+          tracer?.onStep(event);
+          view.onStep(event);
+        },
         onRung: (event) => {
+          // Each rung is a span of its own in the trace, around the steps it ran.
+          tracer?.onStep(
+            event.phase === "start" ? { step: event.name, phase: "start" } : {
+              step: event.name,
+              phase: event.outcome === "failed" ? "fail" : "end",
+              ms: event.ms,
+              detail: event.detail ?? event.error,
+            },
+          );
           if (event.phase === "end") {
             const { phase: _phase, ...rung } = event;
             rungs.push(rung);
@@ -256,8 +276,11 @@ async function main(): Promise<number> {
       if (!interrupt.signal.aborted) throw e;
       interrupted = describeFailure(e).json.error.message;
     } finally {
-      residue = residueOf(gpu);
+      tracer?.flush();
+      residue = residueOf(opened);
     }
+  } finally {
+    await trace?.write();
   }
   const ok = report?.ok ?? false;
   const verdict = report?.verdict ??

@@ -238,3 +238,24 @@ Deno.test("reset.ts: usage errors exit 2", async () => {
     assertJsonError(await reset([...args, "--json"]), 2, "usage");
   }
 });
+
+Deno.test("reset --trace: every rung and the steps inside it, as complete trace events", async () => {
+  await withTempDir(async (dir) => {
+    const state = `${dir}/tu102.json`;
+    await keptGpu(state);
+    const trace = `${dir}/reset.json`;
+    const run = await reset(["--sim-state", state, "--forged", "--trace", trace]);
+    assert.equal(run.code, 0, run.stderr);
+    const doc = JSON.parse(await Deno.readTextFile(trace));
+    const complete = (doc.traceEvents as { ph: string; name: string; ts: number; dur: number }[])
+      .filter((e) => e.ph === "X");
+    const span = (name: string) => complete.find((e) => e.name === name);
+    const rung = span("unload-bundle"), sb = span("fwsec-sb"), unload = span("booter-unload");
+    assert(rung && sb && unload, complete.map((e) => e.name).join(", "));
+    // The unload bundle's own steps lie inside its rung.
+    for (const step of [sb, unload]) {
+      assert(step.ts >= rung.ts && step.ts + step.dur <= rung.ts + rung.dur + 1e-3, step.name);
+    }
+    assert(complete.some((e) => e.name.startsWith("wait ")));
+  });
+});
