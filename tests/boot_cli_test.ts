@@ -299,7 +299,6 @@ Deno.test("boot: usage errors exit 2 with one error line", async () => {
     [["--device", "0000:01:00.0", "--inject", "fwsec-hang"], /--inject is for a simulated GPU/],
     [["--device", "0000:01:00.0", "--sim-state", "/tmp/x"], /--sim-state is for a simulated GPU/],
     [["--sim", "nv50"], /--sim nv50: not a simulated chip; known: tu102, /],
-    [["--sim", "tu102", "--keep"], /--keep on a simulated GPU needs --sim-state FILE/],
     [
       ["--sim", "tu102", "--inject", "fwsec-hnag"],
       /unknown fault point; did you mean fwsec-hang\?/,
