@@ -110,8 +110,21 @@ export class SimManualClock extends ManualClock implements TickingClock {
  */
 export function notifyingClock(inner: Clock): TickingClock {
   const listeners: TickListener[] = [];
+  // One reading per synchronous burst of register accesses: every access asks the time (the bus
+  // log, the falcons' state machines), and a burst is one instant, as under the virtual clock.
+  // The reading is dropped at the next microtask, so any wait sees time move.
+  let reading: number | undefined;
+  const forget = () => {
+    reading = undefined;
+  };
   return {
-    now: () => inner.now(),
+    now: () => {
+      if (reading === undefined) {
+        reading = inner.now();
+        queueMicrotask(forget);
+      }
+      return reading;
+    },
     sleep: async (ms: number, signal?: AbortSignal) => {
       await inner.sleep(ms, signal);
       for (const listener of listeners) listener();
