@@ -15,11 +15,11 @@
  */
 
 import type { ChipInfo } from "../chips/chips.ts";
-import { GSP_PAGE_SIZE as PAGE, radix3Layout } from "../firmware/radix3.ts";
+import { GSP_PAGE_SIZE as PAGE } from "../firmware/radix3.ts";
 import type { FirmwareSet } from "../loader/firmware_set.ts";
-import { loadGspImage } from "../loader/gsp_image.ts";
 import type { Device, DmaBuffer } from "../pci/device.ts";
 import { writeBarrier } from "../pci/mmio.ts";
+import { loadGspFirmwareMemory } from "./_gsp_firmware_memory.ts";
 import { hex } from "./_hw.ts";
 import { computeFbSizes, type FbSizes, WPR_META_SIZE } from "./fb_layout.ts";
 import { encodeFmcBootParams, FMC_BOOT_PARAMS_SIZE } from "./fsp_boot_params.ts";
@@ -75,41 +75,11 @@ export async function allocateFspBootMemory(
   if (!fmc) throw new Error(`the ${init.chip.name} firmware set has no fmc`);
   const sizes = computeFbSizes({ chip: init.chip, fbSize: init.fbSize });
 
-  const r3 = radix3Layout(firmware.gspImage.imageSize);
-  const levelStart = [0, r3.level0Pages, r3.level0Pages + r3.level1Pages].map((p) => p * PAGE);
-  const tableBytes = r3.tablePages * PAGE;
-  const region = stack.use(device.dma.alloc(tableBytes + r3.imagePages * PAGE, { align: PAGE }));
-  {
-    using loaded = await loadGspImage(firmware.paths.gsp, {
-      signatureSection: firmware.gspSignatureSection,
-      allocate: (n) => region.bytes.subarray(tableBytes, tableBytes + n),
-      imagePageAddress: (page) => region.iova + BigInt(tableBytes + page * PAGE),
-      tablePageAddress: (level, page) => region.iova + BigInt(levelStart[level] + page * PAGE),
-    });
-    region.bytes.set(loaded.radix3.level0, levelStart[0]);
-    region.bytes.set(loaded.radix3.level1, levelStart[1]);
-    region.bytes.set(loaded.radix3.level2, levelStart[2]);
-  }
-  init.signal?.throwIfAborted();
-
-  const bl = firmware.bootloader;
-  const blBuffer = stack.use(device.dma.alloc(bl.ucode.length, { align: PAGE }));
-  blBuffer.bytes.set(bl.ucode);
-  const sig = stack.use(device.dma.alloc(firmware.gspSignature.length, { align: PAGE }));
-  sig.bytes.set(firmware.gspSignature);
+  const memory = await loadGspFirmwareMemory(device, firmware, stack, init.signal);
   const wprMeta = stack.use(device.dma.alloc(WPR_META_SIZE, { align: PAGE }));
-  wprMeta.bytes.set(buildFspWprMeta(sizes, {
-    gspImageSize: firmware.gspImage.imageSize,
-    radix3Address: region.iova + BigInt(levelStart[0]),
-    bootloader: {
-      dmaAddress: blBuffer.iova,
-      size: bl.ucode.length,
-      codeOffset: bl.descriptor.monitorCodeOffset,
-      dataOffset: bl.descriptor.monitorDataOffset,
-      manifestOffset: bl.descriptor.manifestOffset,
-    },
-    signature: { dmaAddress: sig.iova, size: firmware.gspSignature.length },
-  }));
+  wprMeta.bytes.set(
+    buildFspWprMeta(sizes, { gspImageSize: firmware.gspImage.imageSize, ...memory }),
+  );
 
   const fmcImage = stack.use(device.dma.alloc(fmc.image.length, { align: PAGE }));
   fmcImage.bytes.set(fmc.image);

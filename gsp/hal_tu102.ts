@@ -44,10 +44,10 @@ import type { ChipInfo } from "../chips/chips.ts";
 import { familyOf } from "../chips/chips.ts";
 import { type BooterFirmware, booterLoadMap, patchBooter } from "../firmware/booter.ts";
 import { extractFwsec, type FwsecFirmware } from "../firmware/fwsec/extract.ts";
-import { GSP_PAGE_SIZE as PAGE, radix3Layout } from "../firmware/radix3.ts";
+import { GSP_PAGE_SIZE as PAGE } from "../firmware/radix3.ts";
 import type { Falcon } from "../falcon/falcon.ts";
 import { GpuStoppedAnsweringError } from "../falcon/gpu_stopped_answering.ts";
-import { loadGspImage } from "../loader/gsp_image.ts";
+import { loadGspFirmwareMemory } from "./_gsp_firmware_memory.ts";
 import type { Device, DmaBuffer } from "../pci/device.ts";
 import { pollValue, writeBarrier } from "../pci/mmio.ts";
 import type { ChipRegisters } from "../registers/bind.ts";
@@ -366,43 +366,14 @@ async function loadGspImageMemory(
   layout: FbLayout,
 ): Promise<GspImageMemory> {
   const { device, firmware } = ctx;
-  const r3 = radix3Layout(firmware.gspImage.imageSize);
-  const levelStart = [0, r3.level0Pages, r3.level0Pages + r3.level1Pages].map((p) => p * PAGE);
-  const tableBytes = r3.tablePages * PAGE;
-  const region = stack.use(device.dma.alloc(tableBytes + r3.imagePages * PAGE, { align: PAGE }));
-  {
-    using loaded = await loadGspImage(firmware.paths.gsp, {
-      signatureSection: firmware.gspSignatureSection,
-      allocate: (n) => region.bytes.subarray(tableBytes, tableBytes + n),
-      imagePageAddress: (page) => region.iova + BigInt(tableBytes + page * PAGE),
-      tablePageAddress: (level, page) => region.iova + BigInt(levelStart[level] + page * PAGE),
-    });
-    region.bytes.set(loaded.radix3.level0, levelStart[0]);
-    region.bytes.set(loaded.radix3.level1, levelStart[1]);
-    region.bytes.set(loaded.radix3.level2, levelStart[2]);
-    ctx.signal?.throwIfAborted();
-  }
-  const bl = firmware.bootloader;
-  const blBuffer = stack.use(device.dma.alloc(bl.ucode.length, { align: PAGE }));
-  blBuffer.bytes.set(bl.ucode);
-  const sig = stack.use(device.dma.alloc(firmware.gspSignature.length, { align: PAGE }));
-  sig.bytes.set(firmware.gspSignature);
+  const memory = await loadGspFirmwareMemory(device, firmware, stack, ctx.signal);
   const wprMeta = stack.use(device.dma.alloc(256, { align: PAGE }));
-  wprMeta.bytes.set(buildWprMeta(layout, {
-    radix3Address: region.iova + BigInt(levelStart[0]),
-    bootloader: {
-      dmaAddress: blBuffer.iova,
-      size: bl.ucode.length,
-      codeOffset: bl.descriptor.monitorCodeOffset,
-      dataOffset: bl.descriptor.monitorDataOffset,
-      manifestOffset: bl.descriptor.manifestOffset,
-    },
-    signature: { dmaAddress: sig.iova, size: firmware.gspSignature.length },
-  }));
+  wprMeta.bytes.set(buildWprMeta(layout, memory));
   writeBarrier();
   return {
     wprMeta,
-    detail: `${firmware.gspImage.imageSize} bytes, ${r3.tablePages} radix3 pages, WPR meta at ` +
+    detail:
+      `${firmware.gspImage.imageSize} bytes, ${memory.tablePages} radix3 pages, WPR meta at ` +
       hex(wprMeta.iova),
   };
 }
